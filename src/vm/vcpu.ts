@@ -1,0 +1,43 @@
+// What every accelerator (accel/ts, the software CPU; accel/kvm) offers the machine
+// (STYLE.md §7). The machine loops on run(); an exit says why the vCPU stopped.
+
+export interface SegmentDump {
+  selector: number;
+  base: bigint;
+  limit: number;
+  /** Access rights as in the descriptor's bytes 5-6 (type, S, DPL, P, AVL, L, D/B, G). */
+  attrs: number;
+}
+
+/** Architectural register state; used for boot set-up, triple-fault dumps and tests. */
+export interface RegisterDump {
+  rax: bigint; rbx: bigint; rcx: bigint; rdx: bigint;
+  rsi: bigint; rdi: bigint; rsp: bigint; rbp: bigint;
+  r8: bigint; r9: bigint; r10: bigint; r11: bigint;
+  r12: bigint; r13: bigint; r14: bigint; r15: bigint;
+  rip: bigint;
+  rflags: bigint;
+  cs: SegmentDump; ds: SegmentDump; es: SegmentDump; fs: SegmentDump; gs: SegmentDump; ss: SegmentDump;
+  tr: SegmentDump; ldtr: SegmentDump;
+  gdt: { base: bigint; limit: number };
+  idt: { base: bigint; limit: number };
+  cr0: bigint; cr2: bigint; cr3: bigint; cr4: bigint; cr8: bigint;
+  efer: bigint;
+}
+
+export type VcpuExit =
+  | { kind: 'hlt' } // halted with interrupts enabled: the machine may sleep until the next timer/IRQ
+  | { kind: 'budget' } // ran its instruction budget; the machine services timers and loops
+  | { kind: 'shutdown' } // halted with IF=0 and nothing can wake it, or a power-off was requested
+  | { kind: 'reset' } // the guest asked for a reset (port 0xCF9, i8042 0xFE)
+  | { kind: 'triple-fault'; regs: RegisterDump }
+  | { kind: 'error'; message: string; regs?: RegisterDump }; // accelerator failure (KVM internal error, unsupported instruction)
+
+export interface Vcpu {
+  readonly index: number;
+  run(budget: number): VcpuExit;
+  getRegisters(): RegisterDump;
+  setRegisters(regs: Partial<RegisterDump>): void;
+  /** Asks a running vCPU to return at the next instruction boundary (from any thread). */
+  kick(): void;
+}
