@@ -26,9 +26,9 @@ export interface RegisterDump {
 }
 
 export type VcpuExit =
-  | { kind: 'hlt' } // halted with interrupts enabled: the machine may sleep until the next timer/IRQ
-  | { kind: 'budget' } // ran its instruction budget; the machine services timers and loops
-  | { kind: 'shutdown' } // halted with IF=0 and nothing can wake it, or a power-off was requested
+  | { kind: 'hlt' } // executed HLT: the machine sleeps until an interrupt is due (with IF=0 only NMI/INIT/SIPI wake it)
+  | { kind: 'budget' } // ran its instruction budget, or was kicked; the machine services timers and loops
+  | { kind: 'shutdown' } // a power-off was requested (ACPI S5) while this vCPU ran
   | { kind: 'reset' } // the guest asked for a reset (port 0xCF9, i8042 0xFE)
   | { kind: 'triple-fault'; regs: RegisterDump }
   | { kind: 'error'; message: string; regs?: RegisterDump }; // accelerator failure (KVM internal error, unsupported instruction)
