@@ -1,0 +1,179 @@
+// The differential harness: runs every case of a set of forms natively (native-runner.c,
+// one process for the whole batch) and on the software CPU (SnippetMachine), compares
+// GPRs, the end RIP (the snippet must fall through to its trailer), the arithmetic
+// flags and DF minus the form's undefined flags, XMM0-3 for SSE forms, the data buffer
+// for memory forms, and for faulting cases the vector, faulting RIP and registers.
+// Leaves out: timing, x87 state, MXCSR status flags.
+
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { CpuFactory } from '../support/cpu-factory.js';
+import { type CaseInput, type CaseOutput, DATA_BYTES, GPR_NAMES, SnippetMachine } from '../support/snippet-machine.js';
+import { assembleSnippets, buildC } from '../support/toolchain.js';
+import { ARITH_FLAGS, DF, randomCase, Rng } from './cases.js';
+import { type Form, undefMask } from './forms.js';
+
+export const RUNNER_SOURCE = fileURLToPath(new URL('./native-runner.c', import.meta.url));
+
+export function nativeRunnerPath(): string {
+  return buildC(RUNNER_SOURCE, 'native-runner');
+}
+
+const hex = (v: bigint) => v.toString(16);
+function bytesHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
+}
+
+export function caseLine(c: CaseInput): string {
+  return `R ${c.gpr.map(hex).join(' ')} ${hex(c.rflags)} ${c.xmm.map(hex).join(' ')} ${c.data ? bytesHex(c.data) : '-'}`;
+}
+
+export function parseAnswer(line: string): CaseOutput {
+  const f = line.split(' ');
+  const big = (s: string) => BigInt(`0x${s}`);
+  if (f[0] === 'O') {
+    const out: CaseOutput = {
+      kind: 'ok',
+      gpr: f.slice(1, 17).map(big),
+      rflags: big(f[17]),
+      xmm: f.slice(18, 26).map(big),
+    };
+    if (f[26] !== '-') out.data = new Uint8Array(Buffer.from(f[26], 'hex'));
+    return out;
+  }
+  if (f[0] === 'X') {
+    return { kind: 'exception', vector: Number(big(f[1])), rip: big(f[2]), gpr: f.slice(3, 19).map(big), rflags: big(f[19]) };
+  }
+  throw new Error(`native-runner answered '${line.slice(0, 40)}'`);
+}
+
+/** Runs the native side for all (snippet, cases) pairs in one process. */
+export function runNative(batches: ReadonlyArray<{ code: Uint8Array; cases: CaseInput[] }>): CaseOutput[][] {
+  const lines: string[] = [];
+  for (const b of batches) {
+    lines.push(`S ${bytesHex(b.code)}`);
+    for (const c of b.cases) lines.push(caseLine(c));
+  }
+  lines.push('');
+  const r = spawnSync(nativeRunnerPath(), [], { input: lines.join('\n'), maxBuffer: 1 << 30, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`native-runner exited ${r.status ?? r.signal}: ${r.stderr}`);
+  const answers = r.stdout.split('\n');
+  let k = 0;
+  return batches.map((b) => b.cases.map(() => parseAnswer(answers[k++])));
+}
+
+export interface FormOutcome {
+  form: Form;
+  cases: number;
+  failures: number;
+  /** The first failing case, described for a human. */
+  example?: string;
+}
+
+function seedOf(name: string, base: number): number {
+  return createHash('sha256').update(`${base}:${name}`).digest().readUInt32LE(0);
+}
+
+export function makeCases(form: Form, count: number, seed: number): CaseInput[] {
+  const rng = new Rng(seedOf(form.name, seed));
+  const cases: CaseInput[] = [];
+  for (let i = 0; i < count; i++) {
+    const c = randomCase(rng, !!form.mem, !!form.sse);
+    form.shape?.(c, rng);
+    cases.push(c);
+  }
+  return cases;
+}
+
+const FLAG_NAMES: Array<[number, string]> = [[0x1, 'CF'], [0x4, 'PF'], [0x10, 'AF'], [0x40, 'ZF'], [0x80, 'SF'], [0x400, 'DF'], [0x800, 'OF']];
+function flagText(v: bigint, mask: number): string {
+  return FLAG_NAMES.filter(([b]) => mask & b).map(([b, n]) => (Number(v) & b ? n : n.toLowerCase())).join(' ');
+}
+
+/** Returns null when the outputs agree, else a description of the first differences. */
+export function compare(form: Form, input: CaseInput, want: CaseOutput, got: CaseOutput): string | null {
+  if (got.kind === 'stopped') return `software CPU stopped: ${got.why}`;
+  if (want.kind !== got.kind) {
+    const w = want.kind === 'exception' ? `exception #${want.vector}` : 'completion';
+    const g = got.kind === 'exception' ? `exception #${got.vector} at rip 0x${hex(got.rip)}` : 'completion';
+    return `host: ${w}, software CPU: ${g}`;
+  }
+  const diffs: string[] = [];
+  for (let i = 0; i < 16; i++) {
+    if (want.gpr[i] !== got.gpr[i]) diffs.push(`${GPR_NAMES[i]} want 0x${hex(want.gpr[i])} got 0x${hex(got.gpr[i])}`);
+  }
+  const mask = (ARITH_FLAGS | DF) & ~undefMask(form, input);
+  if ((Number(want.rflags) & mask) !== (Number(got.rflags) & mask)) {
+    diffs.push(`flags want [${flagText(want.rflags, mask)}] got [${flagText(got.rflags, mask)}]`);
+  }
+  if (want.kind === 'exception' && got.kind === 'exception') {
+    if (want.vector !== got.vector) diffs.push(`vector want ${want.vector} got ${got.vector}`);
+    if (want.rip !== got.rip) diffs.push(`fault rip want 0x${hex(want.rip)} got 0x${hex(got.rip)}`);
+  }
+  if (want.kind === 'ok' && got.kind === 'ok') {
+    if (form.sse) {
+      for (let i = 0; i < 8; i++) {
+        if (want.xmm[i] !== got.xmm[i]) diffs.push(`xmm${i >> 1}.${i & 1 ? 'hi' : 'lo'} want 0x${hex(want.xmm[i])} got 0x${hex(got.xmm[i])}`);
+      }
+    }
+    if (want.data && got.data) {
+      for (let i = 0; i < DATA_BYTES; i++) {
+        if (want.data[i] !== got.data[i]) {
+          diffs.push(`data[0x${i.toString(16)}] want 0x${want.data[i].toString(16)} got 0x${got.data[i].toString(16)}`);
+          break;
+        }
+      }
+    }
+  }
+  return diffs.length ? diffs.join('; ') : null;
+}
+
+function describeInput(c: CaseInput, form: Form): string {
+  const regs = GPR_NAMES.map((n, i) => `${n}=0x${hex(c.gpr[i])}`).join(' ');
+  const xmm = form.sse ? ` xmm=[${c.xmm.map((x) => `0x${hex(x)}`).join(',')}]` : '';
+  const data = c.data ? ` data=${bytesHex(c.data.subarray(0, 0x100))}` : '';
+  return `${regs} rflags=0x${hex(c.rflags)}${xmm}${data}`;
+}
+
+export interface RunOptions {
+  casesPerForm: number;
+  seed: number;
+}
+
+/** Runs forms on both sides and returns one outcome per form. */
+export function runDifferential(forms: readonly Form[], factory: CpuFactory, opts: RunOptions): FormOutcome[] {
+  const codes = assembleSnippets(forms.map((f) => f.asm));
+  const batches = forms.map((f, i) => ({
+    code: codes[i],
+    cases: makeCases(f, Math.max(16, Math.round(opts.casesPerForm * (f.weight ?? 1))), opts.seed),
+  }));
+  const native = runNative(batches);
+  const machine = new SnippetMachine(factory);
+  return forms.map((form, i) => {
+    machine.loadSnippet(batches[i].code, !!form.sse);
+    const outcome: FormOutcome = { form, cases: batches[i].cases.length, failures: 0 };
+    batches[i].cases.forEach((input, k) => {
+      let got: CaseOutput;
+      try {
+        got = machine.runCase(input);
+      } catch (e) {
+        got = { kind: 'stopped', why: `threw ${(e as Error).message}` };
+      }
+      const diff = compare(form, input, native[i][k], got);
+      if (diff) {
+        outcome.failures++;
+        outcome.example ??= `${diff}\n      input: ${describeInput(input, form)}`;
+      }
+    });
+    return outcome;
+  });
+}
+
+/** The compact report: one line per failing form with one example. */
+export function formatFailures(outcomes: readonly FormOutcome[]): string {
+  return outcomes
+    .filter((o) => o.failures > 0)
+    .map((o) => `  ${o.form.name}  [${o.form.asm}]  ${o.failures}/${o.cases} failed\n    e.g. ${o.example}`)
+    .join('\n');
+}

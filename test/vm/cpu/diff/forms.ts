@@ -1,0 +1,487 @@
+// The instruction forms the differential tests cover, generated as data: each form is an
+// Intel-syntax snippet (assembled by GNU as), the flags the SDM leaves undefined for it
+// (masked before comparing; SDM Vol. 2 "Flags Affected" of each instruction), and a
+// shaper that constrains inputs (pointers into the data buffer, shift counts, divisors).
+// Groups follow the issue: ALU, shift/rotate, multiply/divide, bit, string, exchange,
+// CMOVcc/SETcc, moves and extensions, LEA, stack, SSE2 as busybox uses it.
+// Leaves out: BCD (invalid in 64-bit mode), x87, TZCNT/LZCNT/POPCNT/MOVBE/BMI (only
+// tested where the CPU advertises them), control transfer other than Jcc.
+
+import type { CaseInput } from '../support/snippet-machine.js';
+import { DATA_VA } from '../support/snippet-machine.js';
+import { AF, ARITH_FLAGS, CF, type CaseShaper, gprIndex, OF, PF, type Rng, SF, ZF } from './cases.js';
+
+export type Undef = number | ((c: CaseInput) => number);
+
+export interface Form {
+  name: string;
+  group: string;
+  asm: string;
+  /** Compare (and randomise) the data buffer. */
+  mem?: boolean;
+  /** Load/compare XMM0-3. */
+  sse?: boolean;
+  undef?: Undef;
+  shape?: CaseShaper;
+  /** Case count multiplier (the main register form of an operation gets more). */
+  weight?: number;
+}
+
+type Size = 8 | 16 | 32 | 64;
+const SIZES: readonly Size[] = [8, 16, 32, 64];
+const PTR: Record<Size, string> = { 8: 'byte ptr', 16: 'word ptr', 32: 'dword ptr', 64: 'qword ptr' };
+
+// Register names by 64-bit name and size.
+const NAMES: Record<string, Record<Size, string>> = {};
+for (const [r64, r32, r16, r8] of [
+  ['rax', 'eax', 'ax', 'al'], ['rcx', 'ecx', 'cx', 'cl'], ['rdx', 'edx', 'dx', 'dl'], ['rbx', 'ebx', 'bx', 'bl'],
+  ['rbp', 'ebp', 'bp', 'bpl'], ['rsi', 'esi', 'si', 'sil'], ['rdi', 'edi', 'di', 'dil'],
+]) NAMES[r64] = { 64: r64, 32: r32, 16: r16, 8: r8 };
+for (let i = 8; i < 16; i++) NAMES[`r${i}`] = { 64: `r${i}`, 32: `r${i}d`, 16: `r${i}w`, 8: `r${i}b` };
+function reg(r64: string, size: Size): string {
+  return NAMES[r64][size];
+}
+
+/** Register pairs per size: a legacy pair, an REX pair, a mixed one, a same-register one. */
+function pairs(size: Size): Array<[string, string]> {
+  if (size === 8) return [['al', 'bl'], ['ah', 'dl'], ['sil', 'r9b'], ['ch', 'ch'], ['r12b', 'dil']];
+  return [['rax', 'rbx'], ['rcx', 'rdx'], ['r9', 'rsi'], ['r13', 'r13'], ['rdi', 'r12']].map(
+    ([a, b]) => [reg(a, size), reg(b, size)] as [string, string],
+  );
+}
+
+const MEM_BASE = 'r15';
+/** Memory-operand forms address the data buffer through r15 (and rsi as a small index). */
+const memShape: CaseShaper = (c, rng) => {
+  c.gpr[gprIndex('r15')] = BigInt(DATA_VA);
+  c.gpr[gprIndex('rsi')] = BigInt(rng.below(8));
+};
+function m(size: Size, disp: number, indexed = false): string {
+  return `${PTR[size]} [${MEM_BASE}${indexed ? '+rsi*8' : ''}+${disp}]`;
+}
+
+function seq(...shapers: CaseShaper[]): CaseShaper {
+  return (c, rng) => shapers.forEach((s) => s(c, rng));
+}
+function setReg(name: string, f: (rng: Rng, c: CaseInput) => bigint): CaseShaper {
+  const i = gprIndex(name as never);
+  return (c, rng) => {
+    c.gpr[i] = f(rng, c);
+  };
+}
+
+const forms: Form[] = [];
+function add(f: Form): void {
+  forms.push(f);
+}
+
+// ---- ALU: ADD OR ADC SBB AND SUB XOR CMP TEST (SDM Vol. 2: logic ops leave AF undefined)
+const IMM8 = [0x7f, -0x80, 5];
+function immFor(size: Size): number {
+  return size === 8 ? 0xa5 - 256 : size === 16 ? 0x8001 - 65536 : -0x789abcdf;
+}
+for (const op of ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp', 'test']) {
+  const undef = ['or', 'and', 'xor', 'test'].includes(op) ? AF : 0;
+  const g = 'alu';
+  for (const size of SIZES) {
+    pairs(size).forEach(([a, b], i) => add({ name: `${op} r${size}, r${size} (${a},${b})`, group: g, asm: `${op} ${a}, ${b}`, undef, weight: i === 0 ? 4 : 0.5 }));
+    const acc = reg('rax', size);
+    add({ name: `${op} ${acc}, imm (short)`, group: g, asm: `${op} ${acc}, ${immFor(size)}`, undef });
+    add({ name: `${op} r${size}, imm`, group: g, asm: `${op} ${reg('r10', size)}, ${immFor(size)}`, undef });
+    if (op !== 'test' && size !== 8) {
+      for (const imm of IMM8) add({ name: `${op} r${size}, imm8 ${imm}`, group: g, asm: `${op} ${reg('rbx', size)}, ${imm}`, undef, weight: 0.3 });
+    }
+    const b = reg('rdx', size);
+    add({ name: `${op} m${size}, r${size}`, group: g, asm: `${op} ${m(size, 0x21)}, ${b}`, undef, mem: true, shape: memShape });
+    if (op !== 'test') add({ name: `${op} r${size}, m${size}`, group: g, asm: `${op} ${b}, ${m(size, 0x33, true)}`, undef, mem: true, shape: memShape });
+    add({ name: `${op} m${size}, imm`, group: g, asm: `${op} ${m(size, 0x40)}, ${immFor(size)}`, undef, mem: true, shape: memShape });
+    if (!['cmp', 'test'].includes(op)) {
+      add({ name: `lock ${op} m${size}, r${size}`, group: g, asm: `lock ${op} ${m(size, 0x18)}, ${b}`, undef, mem: true, shape: memShape });
+    }
+  }
+}
+
+// ---- INC DEC NEG NOT
+for (const op of ['inc', 'dec', 'neg', 'not']) {
+  for (const size of SIZES) {
+    add({ name: `${op} r${size}`, group: 'unary', asm: `${op} ${reg('r11', size)}`, weight: 2 });
+    if (size === 8) add({ name: `${op} ah`, group: 'unary', asm: `${op} ah` });
+    add({ name: `${op} m${size}`, group: 'unary', asm: `${op} ${m(size, 0x51)}`, mem: true, shape: memShape });
+  }
+}
+
+// ---- Shifts and rotates (SDM Vol. 2 SAL/SAR/SHL/SHR, RCL/RCR/ROL/ROR "Flags Affected")
+const SHIFT_COUNTS = [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 255];
+function shiftUndef(op: string, size: Size, rawCount: number): number {
+  const masked = rawCount & (size === 64 ? 63 : 31);
+  if (masked === 0) return 0; // flags unaffected: all of them must be preserved
+  const rotate = op.startsWith('r');
+  let u = 0;
+  if (masked !== 1) u |= OF;
+  if (!rotate) {
+    u |= AF;
+    if ((op === 'shl' || op === 'shr') && masked >= size) u |= CF;
+  }
+  return u;
+}
+for (const op of ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sar']) {
+  const g = 'shift';
+  for (const size of SIZES) {
+    const r = reg('rbx', size);
+    add({ name: `${op} r${size}, 1`, group: g, asm: `${op} ${r}, 1`, undef: shiftUndef(op, size, 1), weight: 2 });
+    add({
+      name: `${op} r${size}, cl`, group: g, asm: `${op} ${r}, cl`, weight: 4,
+      undef: (c) => shiftUndef(op, size, Number(c.gpr[1] & 0xffn)),
+      shape: setReg('rcx', (rng, c) => (rng.below(2) ? BigInt(rng.pick(SHIFT_COUNTS)) | (c.gpr[1] & ~0xffn) : c.gpr[1])),
+    });
+    for (const n of new Set([0, 3, size - 1, size, size + 1, 33, 255])) {
+      add({ name: `${op} r${size}, imm ${n}`, group: g, asm: `${op} ${r}, ${n}`, undef: shiftUndef(op, size, n), weight: 0.25 });
+    }
+    add({
+      name: `${op} m${size}, cl`, group: g, asm: `${op} ${m(size, 0x29)}, cl`, mem: true,
+      undef: (c) => shiftUndef(op, size, Number(c.gpr[1] & 0xffn)),
+      shape: seq(memShape, setReg('rcx', (rng) => BigInt(rng.pick(SHIFT_COUNTS)))),
+    });
+  }
+}
+
+// ---- SHLD / SHRD: 16-bit counts above 16 give undefined results, so they are not drawn.
+function shldUndef(size: Size, raw: number): number {
+  const masked = raw & (size === 64 ? 63 : 31);
+  if (masked === 0) return 0;
+  return AF | (masked !== 1 ? OF : 0);
+}
+for (const op of ['shld', 'shrd']) {
+  for (const size of [16, 32, 64] as Size[]) {
+    const counts = SHIFT_COUNTS.filter((n) => size !== 16 || (n & 31) <= 16);
+    const a = reg('rdi', size);
+    const b = reg('r8', size);
+    add({
+      name: `${op} r${size}, r${size}, cl`, group: 'shift', asm: `${op} ${a}, ${b}, cl`, weight: 4,
+      undef: (c) => shldUndef(size, Number(c.gpr[1] & 0xffn)),
+      shape: setReg('rcx', (rng) => BigInt(rng.pick(counts))),
+    });
+    for (const n of counts.filter((x) => x < 70)) {
+      add({ name: `${op} r${size}, r${size}, ${n}`, group: 'shift', asm: `${op} ${a}, ${b}, ${n}`, undef: shldUndef(size, n), weight: 0.2 });
+    }
+    add({
+      name: `${op} m${size}, r${size}, cl`, group: 'shift', asm: `${op} ${m(size, 0x60)}, ${b}, cl`, mem: true,
+      undef: (c) => shldUndef(size, Number(c.gpr[1] & 0xffn)),
+      shape: seq(memShape, setReg('rcx', (rng) => BigInt(rng.pick(counts)))),
+    });
+  }
+}
+
+// ---- Multiply and divide (MUL/IMUL: SF ZF AF PF undefined; DIV/IDIV: all undefined)
+const MUL_UNDEF = SF | ZF | AF | PF;
+for (const size of SIZES) {
+  const g = 'muldiv';
+  const r = reg('rbx', size);
+  add({ name: `mul r${size}`, group: g, asm: `mul ${r}`, undef: MUL_UNDEF, weight: 3 });
+  add({ name: `imul r${size} (one operand)`, group: g, asm: `imul ${r}`, undef: MUL_UNDEF, weight: 3 });
+  add({ name: `mul m${size}`, group: g, asm: `mul ${m(size, 0x10)}`, undef: MUL_UNDEF, mem: true, shape: memShape });
+  if (size !== 8) {
+    add({ name: `imul r${size}, r${size}`, group: g, asm: `imul ${reg('rcx', size)}, ${reg('r14', size)}`, undef: MUL_UNDEF, weight: 3 });
+    add({ name: `imul r${size}, m${size}`, group: g, asm: `imul ${reg('rcx', size)}, ${m(size, 0x38)}`, undef: MUL_UNDEF, mem: true, shape: memShape });
+    add({ name: `imul r${size}, r${size}, imm8`, group: g, asm: `imul ${reg('rdx', size)}, ${reg('rsi', size)}, -7`, undef: MUL_UNDEF });
+    add({ name: `imul r${size}, r${size}, imm`, group: g, asm: `imul ${reg('rdx', size)}, ${reg('rsi', size)}, ${immFor(size)}`, undef: MUL_UNDEF });
+  }
+  // Divide: mostly in-range quotients, with divide-by-zero and overflow (#DE) mixed in.
+  for (const op of ['div', 'idiv']) {
+    const divisor = reg('rbx', size);
+    add({
+      name: `${op} r${size}`, group: g, asm: `${op} ${divisor}`, undef: ARITH_FLAGS, weight: 4,
+      shape: divShape(op === 'idiv', size, 'rbx'),
+    });
+    add({
+      name: `${op} m${size}`, group: g, asm: `${op} ${m(size, 0x48)}`, undef: ARITH_FLAGS, mem: true,
+      shape: seq(memShape, (c, rng) => {
+        divShape(op === 'idiv', size, 'rbx')(c, rng);
+        const v = new DataView(c.data!.buffer);
+        const d = c.gpr[gprIndex('rbx')];
+        for (let k = 0; k < size / 8; k++) v.setUint8(0x48 + k, Number((d >> BigInt(8 * k)) & 0xffn));
+      }),
+    });
+  }
+}
+
+/**
+ * Dividend in rdx:rax (ah:al for 8-bit) mostly below divisor << size so the quotient
+ * fits; 1 in 8 cases keeps the random (overflowing) high half, 1 in 16 divides by zero.
+ */
+function divShape(signed: boolean, size: Size, divisorReg: string): CaseShaper {
+  return (c, rng) => {
+    const di = gprIndex(divisorReg as never);
+    const bits = BigInt(size);
+    const mask = (1n << bits) - 1n;
+    const roll = rng.below(16);
+    if (roll === 0) {
+      c.gpr[di] &= ~mask;
+      return;
+    }
+    if (roll <= 2) return;
+    const d = c.gpr[di] & mask;
+    if (d === 0n) return;
+    // High half: a small value (unsigned: below the divisor; signed: sign-extension of the low half or small).
+    let high: bigint;
+    if (signed) {
+      const lowSign = size === 8 ? (c.gpr[0] >> 7n) & 1n : (c.gpr[0] >> (bits - 1n)) & 1n;
+      high = lowSign ? mask : 0n;
+    } else {
+      high = BigInt(rng.below(1 << 16)) % d;
+    }
+    if (size === 8) {
+      c.gpr[0] = (c.gpr[0] & ~0xff00n) | ((high & 0xffn) << 8n);
+    } else {
+      c.gpr[2] = (c.gpr[2] & ~mask) | high;
+    }
+  };
+}
+
+// ---- Bit instructions (BT*: CF set, ZF unchanged, OF SF AF PF undefined; BSF/BSR: only ZF defined)
+const BT_UNDEF = OF | SF | AF | PF;
+const BS_UNDEF = CF | OF | SF | AF | PF;
+for (const op of ['bt', 'bts', 'btr', 'btc']) {
+  for (const size of [16, 32, 64] as Size[]) {
+    const g = 'bit';
+    add({ name: `${op} r${size}, r${size}`, group: g, asm: `${op} ${reg('rax', size)}, ${reg('rcx', size)}`, undef: BT_UNDEF, weight: 2 });
+    add({ name: `${op} r${size}, imm8`, group: g, asm: `${op} ${reg('r9', size)}, ${size - 3}`, undef: BT_UNDEF });
+    add({ name: `${op} r${size}, imm8 masked`, group: g, asm: `${op} ${reg('r9', size)}, ${size + 5}`, undef: BT_UNDEF });
+    add({ name: `${op} m${size}, imm8`, group: g, asm: `${op} ${m(size, 0x70)}, 13`, undef: BT_UNDEF, mem: true, shape: memShape });
+    // Register bit offsets address memory beyond the operand (SDM "bit base"): keep them in the buffer.
+    add({
+      name: `${op} m${size}, r${size} (bit string)`, group: g, asm: `${op} ${m(size, 0x80)}, ${reg('rcx', size)}`, undef: BT_UNDEF, mem: true,
+      shape: seq(memShape, setReg('rcx', (rng) => BigInt.asUintN(64, BigInt(rng.below(0x400) - 0x200)))),
+    });
+    if (op !== 'bt') add({ name: `lock ${op} m${size}, r${size}`, group: g, asm: `lock ${op} ${m(size, 0x80)}, ${reg('rcx', size)}`, undef: BT_UNDEF, mem: true, shape: seq(memShape, setReg('rcx', (rng) => BigInt(rng.below(0x200)))) });
+  }
+}
+for (const op of ['bsf', 'bsr']) {
+  for (const size of [16, 32, 64] as Size[]) {
+    // A zero source leaves the destination unchanged on every x86 CPU (AMD documents it,
+    // Linux's ffs/fls rely on it), so it is compared although Intel's SDM says undefined.
+    const zeroSource = setReg('rsi', (rng, c) => (rng.below(4) === 0 ? c.gpr[gprIndex('rsi')] & ~((1n << BigInt(size)) - 1n) : c.gpr[gprIndex('rsi')]));
+    add({ name: `${op} r${size}, r${size}`, group: 'bit', asm: `${op} ${reg('rdx', size)}, ${reg('rsi', size)}`, undef: BS_UNDEF, weight: 3, shape: zeroSource });
+    add({ name: `${op} r${size}, m${size}`, group: 'bit', asm: `${op} ${reg('rdx', size)}, ${m(size, 0x90)}`, undef: BS_UNDEF, mem: true, shape: memShape });
+  }
+}
+
+// ---- String instructions, with REP/REPE/REPNE and both directions
+const SUFFIX: Record<Size, string> = { 8: 'b', 16: 'w', 32: 'd', 64: 'q' };
+const stringShape: CaseShaper = (c, rng) => {
+  c.gpr[gprIndex('rsi')] = BigInt(DATA_VA + 0x60 + rng.below(16));
+  c.gpr[gprIndex('rdi')] = BigInt(DATA_VA + 0xa0 + rng.below(16));
+  c.gpr[gprIndex('rcx')] = BigInt(rng.below(11));
+  // Make equal runs likely so REPE/REPNE stop at varied places.
+  if (rng.below(2)) c.data!.copyWithin(0xa0, 0x60, 0xa0);
+  if (rng.below(3) === 0) c.gpr[0] = BigInt(c.data![0x60 + rng.below(8)]) * 0x0101010101010101n;
+};
+for (const size of SIZES) {
+  const s = SUFFIX[size];
+  const g = 'string';
+  for (const [ins, reps] of [
+    [`movs${s}`, ['', 'rep ']], [`stos${s}`, ['', 'rep ']], [`lods${s}`, ['', 'rep ']],
+    [`cmps${s}`, ['', 'repe ', 'repne ']], [`scas${s}`, ['', 'repe ', 'repne ']],
+  ] as Array<[string, string[]]>) {
+    for (const rep of reps) {
+      const asmIns = ins === 'movsd' ? 'movsd dword ptr [rdi], dword ptr [rsi]' : ins === 'cmpsd' ? 'cmpsd dword ptr [rsi], dword ptr [rdi]' : ins;
+      add({ name: `${rep}${ins}`, group: g, asm: `${rep}${asmIns}`, mem: true, shape: stringShape, weight: rep ? 2 : 1 });
+    }
+  }
+}
+add({ name: 'rep movsb (addr32)', group: 'string', asm: 'rep movsb byte ptr [edi], byte ptr [esi]', mem: true, shape: stringShape });
+add({ name: 'rep stosq (addr32)', group: 'string', asm: 'rep stosq qword ptr [edi]', mem: true, shape: stringShape });
+
+// ---- Exchange family: XCHG, XADD, CMPXCHG, CMPXCHG8B/16B
+for (const size of SIZES) {
+  const g = 'xchg';
+  const [a, b] = pairs(size)[2];
+  add({ name: `xchg r${size}, r${size}`, group: g, asm: `xchg ${a}, ${b}` });
+  add({ name: `xchg m${size}, r${size}`, group: g, asm: `xchg ${m(size, 0x30)}, ${reg('rdx', size)}`, mem: true, shape: memShape });
+  add({ name: `xadd r${size}, r${size}`, group: g, asm: `xadd ${a}, ${b}`, weight: 2 });
+  add({ name: `lock xadd m${size}, r${size}`, group: g, asm: `lock xadd ${m(size, 0x30)}, ${reg('rdx', size)}`, mem: true, shape: memShape });
+  // CMPXCHG: make the comparison succeed half of the time.
+  const eqShape = (dst: 'reg' | 'mem'): CaseShaper => (c, rng) => {
+    if (dst === 'mem') memShape(c, rng);
+    if (rng.below(2)) {
+      if (dst === 'reg') c.gpr[gprIndex('rsi')] = c.gpr[0];
+      else for (let k = 0; k < size / 8; k++) c.data![0x30 + k] = Number((c.gpr[0] >> BigInt(8 * k)) & 0xffn);
+    }
+  };
+  add({ name: `cmpxchg r${size}, r${size}`, group: g, asm: `cmpxchg ${reg('rsi', size)}, ${reg('rdi', size)}`, shape: eqShape('reg'), weight: 2 });
+  add({ name: `lock cmpxchg m${size}, r${size}`, group: g, asm: `lock cmpxchg ${m(size, 0x30)}, ${reg('rdi', size)}`, mem: true, shape: eqShape('mem'), weight: 2 });
+}
+for (const [ins, bytes] of [['cmpxchg8b', 8], ['cmpxchg16b', 16]] as Array<[string, number]>) {
+  const hi = bytes === 8 ? 32n : 64n;
+  const mask = (1n << hi) - 1n;
+  add({
+    name: `lock ${ins} m${bytes * 8}`, group: 'xchg', asm: `lock ${ins} ${bytes === 8 ? 'qword' : 'xmmword'} ptr [r15+0x40]`, mem: true, weight: 2,
+    shape: seq(memShape, (c, rng) => {
+      if (rng.below(2)) {
+        const v = new DataView(c.data!.buffer);
+        const lo = c.gpr[0] & mask;
+        const hiv = c.gpr[2] & mask;
+        if (bytes === 8) v.setBigUint64(0x40, (hiv << 32n) | lo, true);
+        else {
+          v.setBigUint64(0x40, lo, true);
+          v.setBigUint64(0x48, hiv, true);
+        }
+      }
+    }),
+  });
+}
+
+// ---- CMOVcc / SETcc / Jcc, all sixteen conditions
+const CONDITIONS = ['o', 'no', 'b', 'ae', 'e', 'ne', 'be', 'a', 's', 'ns', 'p', 'np', 'l', 'ge', 'le', 'g'];
+for (const cc of CONDITIONS) {
+  const g = 'cond';
+  for (const size of [16, 32, 64] as Size[]) {
+    add({ name: `cmov${cc} r${size}, r${size}`, group: g, asm: `cmov${cc} ${reg('rax', size)}, ${reg('r10', size)}`, weight: size === 32 ? 1 : 0.5 });
+  }
+  add({ name: `cmov${cc} r64, m64`, group: g, asm: `cmov${cc} rax, ${m(64, 0x10)}`, mem: true, shape: memShape, weight: 0.5 });
+  add({ name: `set${cc} r8`, group: g, asm: `set${cc} bl`, weight: 0.5 });
+  add({ name: `set${cc} m8`, group: g, asm: `set${cc} ${m(8, 0x11)}`, mem: true, shape: memShape, weight: 0.5 });
+  add({ name: `j${cc} rel8`, group: g, asm: `j${cc} 1f; mov eax, 1; 1: nop`, weight: 0.5 });
+  add({ name: `j${cc} rel32`, group: g, asm: `j${cc} 1f; .fill 200, 1, 0x90; mov eax, 1; 1: nop`, weight: 0.5 });
+}
+add({ name: 'jrcxz', group: 'cond', asm: 'jrcxz 1f; mov eax, 1; 1: nop', shape: (c, rng) => { if (rng.below(2)) c.gpr[1] = 0n; } });
+add({ name: 'loop', group: 'cond', asm: 'xor eax, eax; 1: inc eax; loop 1b', shape: setReg('rcx', (rng) => BigInt(1 + rng.below(20))) });
+
+// ---- Moves, extensions, conversions, byte swap, LEA
+const g5 = 'move';
+for (const [src, dsts] of [[8, [16, 32, 64]], [16, [32, 64]]] as Array<[Size, Size[]]>) {
+  for (const dst of dsts) {
+    add({ name: `movzx r${dst}, r${src}`, group: g5, asm: `movzx ${reg('rax', dst)}, ${reg('r9', src)}` });
+    add({ name: `movsx r${dst}, r${src}`, group: g5, asm: `movsx ${reg('rax', dst)}, ${reg('r9', src)}` });
+    add({ name: `movsx r${dst}, m${src}`, group: g5, asm: `movsx ${reg('rax', dst)}, ${m(src, 0x77)}`, mem: true, shape: memShape });
+  }
+}
+add({ name: 'movzx r32, ah', group: g5, asm: 'movzx ecx, bh' });
+add({ name: 'movsxd r64, r32', group: g5, asm: 'movsxd rax, r9d', weight: 2 });
+add({ name: 'movsxd r64, m32', group: g5, asm: `movsxd rax, ${m(32, 0x7c)}`, mem: true, shape: memShape });
+for (const size of SIZES) {
+  add({ name: `mov r${size}, r${size}`, group: g5, asm: `mov ${reg('r8', size)}, ${reg('rsi', size)}` });
+  add({ name: `mov r${size}, imm`, group: g5, asm: `mov ${reg('r8', size)}, ${immFor(size)}` });
+  add({ name: `mov m${size}, r${size}`, group: g5, asm: `mov ${m(size, 0x3, true)}, ${reg('rbp', size)}`, mem: true, shape: memShape });
+  add({ name: `mov r${size}, m${size}`, group: g5, asm: `mov ${reg('rbp', size)}, ${m(size, 0x5)}`, mem: true, shape: memShape });
+}
+add({ name: 'mov r64, imm64', group: g5, asm: 'movabs r11, 0x8123456789abcdef' });
+add({ name: 'mov m64, imm32 (sign-extended)', group: g5, asm: `mov ${m(64, 0x20)}, -5`, mem: true, shape: memShape });
+add({ name: 'mov al, moffs64', group: g5, asm: `movabs al, [${DATA_VA + 0x44}]`, mem: true });
+add({ name: 'mov moffs64, rax', group: g5, asm: `movabs [${DATA_VA + 0x44}], rax`, mem: true });
+add({ name: 'bswap r32', group: g5, asm: 'bswap r12d' });
+add({ name: 'bswap r64', group: g5, asm: 'bswap r12' });
+add({ name: 'bswap r32 (legacy reg)', group: g5, asm: 'bswap eax' });
+for (const ins of ['cbw', 'cwde', 'cdqe', 'cwd', 'cdq', 'cqo']) add({ name: ins, group: g5, asm: ins, weight: 0.5 });
+add({ name: 'lahf/sahf', group: g5, asm: 'lahf; xor ah, 0xd5; sahf' });
+add({ name: 'cmc/clc/stc', group: g5, asm: 'cmc; setc bl; stc; setc cl; clc' });
+add({ name: 'xlat', group: g5, asm: 'xlatb', mem: true, shape: setReg('rbx', () => BigInt(DATA_VA)) });
+const leaForms: Array<[string, string]> = [
+  ['lea r64, [b+i*s+d8]', 'lea rax, [rbx+rcx*4+0x12]'],
+  ['lea r64, [b+i*8+d32]', 'lea r9, [r13+r14*8-0x12345678]'],
+  ['lea r64, [rbp+d8] (no-SIB rbp)', 'lea rdx, [rbp-8]'],
+  ['lea r64, [r12] (SIB r12)', 'lea rdx, [r12]'],
+  ['lea r64, [r13] (disp8 r13)', 'lea rdx, [r13]'],
+  ['lea r64, [i*2+d32] (no base)', 'lea rsi, [rdi*2+0x1000]'],
+  ['lea r64, [rip+d32]', 'lea rax, [rip+0x123456]'],
+  ['lea r64, [rip-d32]', 'lea rax, [rip-0x10]'],
+  ['lea r32, [b+i] (64-bit address, 32-bit result)', 'lea eax, [rbx+rcx]'],
+  ['lea r32, [e32 address size]', 'lea eax, [ebx+ecx*2+0x7fffffff]'],
+  ['lea r64, [e32 address size]', 'lea rax, [ebx+esi*8-1]'],
+  ['lea r16, [b+i]', 'lea ax, [rbx+rdx+0x1234]'],
+  ['lea r64, [eip-relative]', 'lea rax, [eip+0x100]'],
+];
+for (const [name, asm] of leaForms) add({ name, group: 'lea', asm, weight: 2 });
+add({ name: 'mov r64, [rip+d32]', group: 'lea', asm: `mov rax, qword ptr [rip+${DATA_VA + 0x20}-${0x2000_0000}-7]`, mem: true });
+
+// ---- Stack: PUSH/POP with registers, memory, immediates; PUSHF/POPF
+const stackShape: CaseShaper = (c, rng) => {
+  c.gpr[gprIndex('rsp')] = BigInt(DATA_VA + 0x80 + 8 * rng.below(4));
+  memShape(c, rng);
+};
+const STACK: Array<[string, string]> = [
+  ['push r64; pop r64', 'push rbx; pop r10'],
+  ['push r16; pop r16', 'push bx; pop r10w'],
+  ['push imm8; push imm32', 'push -3; push 0x12345678'],
+  ['push m64; pop m64', 'push qword ptr [r15+0x10]; pop qword ptr [r15+0x18]'],
+  ['push rsp', 'push rsp'],
+  ['pop rsp', 'pop rsp'],
+  ['pushfq', 'pushfq'],
+  ['popfq (arith flags)', 'pushfq; xor qword ptr [rsp], 0x8d5; popfq'],
+  ['enter/leave', 'enter 0x20, 0; mov qword ptr [rbp-8], rax; leave'],
+  ['call/ret', 'call 1f; jmp 2f; 1: ret; 2: nop'],
+  ['ret imm16', 'call 1f; jmp 2f; 1: ret 8; 2: nop'],
+];
+for (const [name, asm] of STACK) add({ name, group: 'stack', asm, mem: true, shape: stackShape });
+
+// ---- SSE2 as gcc-built user space (busybox) uses it
+const sse = 'sse2';
+const SSE_OPS: Array<[string, string, Undef?]> = [
+  ['movdqa xmm, xmm', 'movdqa xmm0, xmm1'],
+  ['movdqu xmm, m128', 'movdqu xmm2, xmmword ptr [r15+0x13]'],
+  ['movdqu m128, xmm', 'movdqu xmmword ptr [r15+0x23], xmm3'],
+  ['movdqa xmm, m128', 'movdqa xmm1, xmmword ptr [r15+0x40]'],
+  ['movaps/movups', 'movaps xmm0, xmm2; movups xmm1, xmmword ptr [r15+0x7]'],
+  ['movd xmm, r32', 'movd xmm0, ebx'],
+  ['movq xmm, r64', 'movq xmm1, rbx'],
+  ['movd r32, xmm', 'movd ebx, xmm2'],
+  ['movq r64, xmm', 'movq rbx, xmm2'],
+  ['movq xmm, xmm', 'movq xmm0, xmm3'],
+  ['movq xmm, m64', 'movq xmm0, qword ptr [r15+0x28]'],
+  ['movsd xmm, xmm', 'movsd xmm0, xmm1'],
+  ['movsd xmm, m64', 'movsd xmm2, qword ptr [r15+0x30]'],
+  ['movsd m64, xmm', 'movsd qword ptr [r15+0x30], xmm2'],
+  ['movhlps/movlhps', 'movhlps xmm0, xmm1; movlhps xmm2, xmm3'],
+  ['pxor', 'pxor xmm0, xmm1'],
+  ['pand/pandn/por', 'pand xmm0, xmm1; pandn xmm2, xmm3; por xmm1, xmm2'],
+  ['xorps/andps', 'xorps xmm0, xmm1; andps xmm2, xmm3'],
+  ['pcmpeqb', 'pcmpeqb xmm0, xmm1'],
+  ['pcmpeqb (equal bytes)', 'movdqa xmm1, xmm0; pcmpeqb xmm1, xmm0'],
+  ['pcmpeqw/d', 'pcmpeqw xmm0, xmm1; pcmpeqd xmm2, xmm3'],
+  ['pcmpgtb/w/d', 'pcmpgtb xmm0, xmm1; pcmpgtw xmm2, xmm3; pcmpgtd xmm1, xmm3'],
+  ['pmovmskb', 'pmovmskb eax, xmm0'],
+  ['pminub/pmaxub', 'pminub xmm0, xmm1; pmaxub xmm2, xmm3'],
+  ['pminsw/pmaxsw', 'pminsw xmm0, xmm1; pmaxsw xmm2, xmm3'],
+  ['punpcklbw/hbw', 'punpcklbw xmm0, xmm1; punpckhbw xmm2, xmm3'],
+  ['punpcklwd/hwd', 'punpcklwd xmm0, xmm1; punpckhwd xmm2, xmm3'],
+  ['punpckldq/hdq', 'punpckldq xmm0, xmm1; punpckhdq xmm2, xmm3'],
+  ['punpcklqdq/hqdq', 'punpcklqdq xmm0, xmm1; punpckhqdq xmm2, xmm3'],
+  ['pshufd', 'pshufd xmm0, xmm1, 0x1b; pshufd xmm2, xmm3, 0xe4; pshufd xmm3, xmm3, 0'],
+  ['pshuflw/pshufhw', 'pshuflw xmm0, xmm1, 0x1b; pshufhw xmm2, xmm3, 0x4e'],
+  ['shufps/shufpd', 'shufps xmm0, xmm1, 0x93; shufpd xmm2, xmm3, 1'],
+  ['paddb/w/d/q', 'paddb xmm0, xmm1; paddw xmm1, xmm2; paddd xmm2, xmm3; paddq xmm3, xmm0'],
+  ['psubb/w/d/q', 'psubb xmm0, xmm1; psubw xmm1, xmm2; psubd xmm2, xmm3; psubq xmm3, xmm0'],
+  ['paddusb/psubusb', 'paddusb xmm0, xmm1; psubusb xmm2, xmm3'],
+  ['pmullw/pmuludq', 'pmullw xmm0, xmm1; pmuludq xmm2, xmm3'],
+  ['psrldq/pslldq', 'psrldq xmm0, 3; pslldq xmm1, 5; psrldq xmm2, 16; pslldq xmm3, 15'],
+  ['psrlw/d/q imm', 'psrlw xmm0, 3; psrld xmm1, 17; psrlq xmm2, 63; psrlq xmm3, 64'],
+  ['psllw/d/q imm', 'psllw xmm0, 15; pslld xmm1, 1; psllq xmm2, 33; psllw xmm3, 16'],
+  ['psraw/d imm', 'psraw xmm0, 3; psrad xmm1, 31; psraw xmm2, 16'],
+  ['psrlq xmm, xmm count', 'psrlq xmm0, xmm1; psllq xmm2, xmm3'],
+  ['cvtsi2sd r32/r64', 'cvtsi2sd xmm0, ebx; cvtsi2sd xmm1, rcx'],
+  ['cvttsd2si r32/r64', 'cvttsd2si eax, xmm0; cvttsd2si rbx, xmm1'],
+  ['cvtsd2si r64 (round to nearest)', 'cvtsd2si rax, xmm2'],
+  ['cvtsd2ss/cvtss2sd', 'cvtsd2ss xmm0, xmm1; cvtss2sd xmm2, xmm3'],
+  ['addsd', 'addsd xmm0, xmm1'],
+  ['subsd', 'subsd xmm2, xmm3'],
+  ['mulsd', 'mulsd xmm0, xmm1'],
+  ['divsd', 'divsd xmm0, xmm1'],
+  ['sqrtsd', 'sqrtsd xmm0, xmm1'],
+  ['minsd/maxsd', 'minsd xmm0, xmm1; maxsd xmm2, xmm3'],
+  ['addpd/mulpd', 'addpd xmm0, xmm1; mulpd xmm2, xmm3'],
+  ['addss/mulss/divss', 'addss xmm0, xmm1; mulss xmm2, xmm3; divss xmm1, xmm3'],
+  ['ucomisd', 'ucomisd xmm0, xmm1'],
+  ['comisd', 'comisd xmm2, xmm3'],
+  ['ucomiss', 'ucomiss xmm0, xmm1'],
+  ['andpd/xorpd (fabs/neg)', 'andpd xmm0, xmm1; xorpd xmm2, xmm3'],
+];
+for (const [name, asm, undef] of SSE_OPS) {
+  const usesMem = asm.includes('[r15');
+  add({ name, group: sse, asm, sse: true, undef, mem: usesMem, shape: usesMem ? memShape : undefined, weight: 1 });
+}
+
+export const FORMS: readonly Form[] = forms;
+
+export function undefMask(f: Form, c: CaseInput): number {
+  return typeof f.undef === 'function' ? f.undef(c) : f.undef ?? 0;
+}

@@ -1,0 +1,308 @@
+/*
+ * Runs x86-64 instruction snippets on the host CPU with given inputs and prints the
+ * outputs: the reference side of the software CPU's differential tests
+ * (the *.test.ts files beside it). Built at test time with the system C compiler.
+ *
+ * Layout shared with the TypeScript side (test/vm/cpu/support/diff-layout.ts): the data
+ * buffer lives at DATA_VA and the snippet at CODE_VA in both worlds, so absolute and
+ * RIP-relative addresses agree. A prologue loads every GPR, RFLAGS (arithmetic flags
+ * and DF only: AC would turn misaligned accesses into SIGBUS, TF into SIGTRAP) and
+ * XMM0-XMM3 from the state block at STATE_VA, jumps to the snippet, and the snippet's
+ * trailer (jmp [rip+0]) returns to an epilogue that stores them all back.
+ * A fault inside the snippet (#DE, #UD, #GP...) arrives as a signal; the handler reports
+ * the architectural vector (REG_TRAPNO), the faulting RIP and the registers at the fault.
+ *
+ * Protocol (text lines on stdin, one answer line per case on stdout, all numbers hex):
+ *   S <code bytes>                  select the snippet for the following cases
+ *   R <16 gprs> <rflags> <8 xmm qwords> <256 data bytes | ->
+ *       GPR order is the encoding order rax rcx rdx rbx rsp rbp rsi rdi r8..r15;
+ *       '-' leaves the data buffer alone and omits it from the answer.
+ *   answer:  O <16 gprs> <rflags> <8 xmm qwords> <data | ->
+ *       or   X <vector> <rip> <16 gprs> <rflags>
+ * Leaves out: x87 state, MXCSR inputs (left at the ABI default 0x1F80), AVX.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#define DATA_VA 0x10000000UL
+#define DATA_MAP_BYTES 0x10000UL
+#define DATA_BYTES 256
+#define STATE_VA 0x10100000UL
+#define CODE_VA 0x20000000UL
+#define CODE_MAP_BYTES 0x2000UL
+#define MAX_LINE (1 << 16)
+
+/* RFLAGS bits a case may set: CF PF AF ZF SF DF OF (bit 1 is always one). */
+#define RFLAGS_INPUT_MASK 0xDD5UL
+
+struct state {
+  uint64_t gpr[16];
+  uint64_t rflags;
+  uint64_t pad0;
+  uint64_t xmm[8];
+  uint8_t pad1[0x30];
+  uint64_t host_rsp;
+  uint64_t entry;
+};
+_Static_assert(__builtin_offsetof(struct state, rflags) == 0x80, "layout");
+_Static_assert(__builtin_offsetof(struct state, xmm) == 0x90, "layout");
+_Static_assert(__builtin_offsetof(struct state, host_rsp) == 0x100, "layout");
+_Static_assert(__builtin_offsetof(struct state, entry) == 0x108, "layout");
+
+void run_snippet(void);
+extern char snippet_return[];
+
+/* The prologue/epilogue address the state block by absolute disp32 so that no register
+ * has to survive the switch. */
+__asm__(
+    ".intel_syntax noprefix\n"
+    ".text\n"
+    ".globl run_snippet\n"
+    "run_snippet:\n"
+    "  push rbx\n  push rbp\n  push r12\n  push r13\n  push r14\n  push r15\n"
+    "  mov qword ptr [0x10100100], rsp\n"
+    "  movdqu xmm0, xmmword ptr [0x10100090]\n"
+    "  movdqu xmm1, xmmword ptr [0x101000a0]\n"
+    "  movdqu xmm2, xmmword ptr [0x101000b0]\n"
+    "  movdqu xmm3, xmmword ptr [0x101000c0]\n"
+    "  push qword ptr [0x10100080]\n"
+    "  popfq\n"
+    "  mov rax, qword ptr [0x10100000]\n"
+    "  mov rcx, qword ptr [0x10100008]\n"
+    "  mov rdx, qword ptr [0x10100010]\n"
+    "  mov rbx, qword ptr [0x10100018]\n"
+    "  mov rbp, qword ptr [0x10100028]\n"
+    "  mov rsi, qword ptr [0x10100030]\n"
+    "  mov rdi, qword ptr [0x10100038]\n"
+    "  mov r8, qword ptr [0x10100040]\n"
+    "  mov r9, qword ptr [0x10100048]\n"
+    "  mov r10, qword ptr [0x10100050]\n"
+    "  mov r11, qword ptr [0x10100058]\n"
+    "  mov r12, qword ptr [0x10100060]\n"
+    "  mov r13, qword ptr [0x10100068]\n"
+    "  mov r14, qword ptr [0x10100070]\n"
+    "  mov r15, qword ptr [0x10100078]\n"
+    "  mov rsp, qword ptr [0x10100020]\n"
+    "  jmp qword ptr [0x10100108]\n"
+    ".globl snippet_return\n"
+    "snippet_return:\n"
+    "  mov qword ptr [0x10100020], rsp\n"
+    "  mov rsp, qword ptr [0x10100100]\n"
+    "  pushfq\n"
+    "  pop qword ptr [0x10100080]\n"
+    "  mov qword ptr [0x10100000], rax\n"
+    "  mov qword ptr [0x10100008], rcx\n"
+    "  mov qword ptr [0x10100010], rdx\n"
+    "  mov qword ptr [0x10100018], rbx\n"
+    "  mov qword ptr [0x10100028], rbp\n"
+    "  mov qword ptr [0x10100030], rsi\n"
+    "  mov qword ptr [0x10100038], rdi\n"
+    "  mov qword ptr [0x10100040], r8\n"
+    "  mov qword ptr [0x10100048], r9\n"
+    "  mov qword ptr [0x10100050], r10\n"
+    "  mov qword ptr [0x10100058], r11\n"
+    "  mov qword ptr [0x10100060], r12\n"
+    "  mov qword ptr [0x10100068], r13\n"
+    "  mov qword ptr [0x10100070], r14\n"
+    "  mov qword ptr [0x10100078], r15\n"
+    "  movdqu xmmword ptr [0x10100090], xmm0\n"
+    "  movdqu xmmword ptr [0x101000a0], xmm1\n"
+    "  movdqu xmmword ptr [0x101000b0], xmm2\n"
+    "  movdqu xmmword ptr [0x101000c0], xmm3\n"
+    "  cld\n"
+    "  pop r15\n  pop r14\n  pop r13\n  pop r12\n  pop rbp\n  pop rbx\n"
+    "  ret\n"
+    ".att_syntax prefix\n");
+
+static struct state *const st = (struct state *)STATE_VA;
+static uint8_t *const data = (uint8_t *)DATA_VA;
+static uint8_t *const code = (uint8_t *)CODE_VA;
+
+static sigjmp_buf fault_env;
+static volatile sig_atomic_t in_snippet;
+static struct {
+  uint64_t vector, rip, rflags;
+  uint64_t gpr[16];
+} fault;
+
+/* ucontext register slots in encoding order (rax rcx rdx rbx rsp rbp rsi rdi r8..r15). */
+static const int greg_slot[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                                  REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
+
+static void on_fault(int sig, siginfo_t *info, void *ctx) {
+  (void)info;
+  if (!in_snippet) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  ucontext_t *uc = ctx;
+  fault.vector = (uint64_t)uc->uc_mcontext.gregs[REG_TRAPNO];
+  fault.rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+  fault.rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
+  for (int i = 0; i < 16; i++) fault.gpr[i] = (uint64_t)uc->uc_mcontext.gregs[greg_slot[i]];
+  in_snippet = 0;
+  siglongjmp(fault_env, 1);
+}
+
+static void *map_fixed(unsigned long va, unsigned long len, int prot) {
+  void *p = mmap((void *)va, len, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED || p != (void *)va) {
+    fprintf(stderr, "native-runner: cannot map 0x%lx+0x%lx\n", va, len);
+    exit(2);
+  }
+  return p;
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static char *skip_spaces(char *p) {
+  while (*p == ' ') p++;
+  return p;
+}
+
+static char *parse_u64(char *p, uint64_t *out) {
+  p = skip_spaces(p);
+  uint64_t v = 0;
+  int n = 0, d;
+  while ((d = hexval(*p)) >= 0) {
+    v = (v << 4) | (uint64_t)d;
+    p++;
+    n++;
+  }
+  if (n == 0 || n > 16) {
+    fprintf(stderr, "native-runner: bad number near '%.20s'\n", p);
+    exit(2);
+  }
+  *out = v;
+  return p;
+}
+
+static char *parse_bytes(char *p, uint8_t *out, size_t max, size_t *len) {
+  p = skip_spaces(p);
+  size_t n = 0;
+  while (hexval(p[0]) >= 0 && hexval(p[1]) >= 0) {
+    if (n == max) {
+      fprintf(stderr, "native-runner: too many bytes\n");
+      exit(2);
+    }
+    out[n++] = (uint8_t)(hexval(p[0]) << 4 | hexval(p[1]));
+    p += 2;
+  }
+  *len = n;
+  return p;
+}
+
+static char outbuf[1 << 16];
+
+static char *put_u64(char *o, uint64_t v) {
+  static const char digits[] = "0123456789abcdef";
+  *o++ = ' ';
+  for (int s = 60; s >= 0; s -= 4) *o++ = digits[(v >> s) & 15];
+  return o;
+}
+
+int main(void) {
+  map_fixed(DATA_VA, DATA_MAP_BYTES, PROT_READ | PROT_WRITE);
+  map_fixed(STATE_VA, 0x1000, PROT_READ | PROT_WRITE);
+  map_fixed(CODE_VA, CODE_MAP_BYTES, PROT_READ | PROT_WRITE | PROT_EXEC);
+
+  static uint8_t altstack[1 << 16];
+  stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
+  if (sigaltstack(&ss, NULL) != 0) return 2;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  int sigs[] = {SIGFPE, SIGSEGV, SIGILL, SIGBUS, SIGTRAP};
+  for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+
+  char *line = malloc(MAX_LINE);
+  size_t snippet_len = 0;
+  int have_snippet = 0;
+  while (fgets(line, MAX_LINE, stdin)) {
+    char *p = line;
+    if (*p == 'S') {
+      uint8_t buf[CODE_MAP_BYTES - 64];
+      p = parse_bytes(p + 1, buf, sizeof buf, &snippet_len);
+      memcpy(code, buf, snippet_len);
+      /* Trailer: jmp qword ptr [rip+0]; .quad snippet_return */
+      static const uint8_t jmp_abs[6] = {0xff, 0x25, 0, 0, 0, 0};
+      memcpy(code + snippet_len, jmp_abs, 6);
+      uint64_t back = (uint64_t)(uintptr_t)snippet_return;
+      memcpy(code + snippet_len + 6, &back, 8);
+      __builtin___clear_cache((char *)code, (char *)code + snippet_len + 14);
+      have_snippet = 1;
+      continue;
+    }
+    if (*p != 'R') {
+      if (*p == '\n' || *p == 0) continue;
+      fprintf(stderr, "native-runner: unknown command '%c'\n", *p);
+      return 2;
+    }
+    if (!have_snippet) {
+      fprintf(stderr, "native-runner: case before snippet\n");
+      return 2;
+    }
+    p++;
+    for (int i = 0; i < 16; i++) p = parse_u64(p, &st->gpr[i]);
+    uint64_t fl;
+    p = parse_u64(p, &fl);
+    st->rflags = (fl & RFLAGS_INPUT_MASK) | 2;
+    for (int i = 0; i < 8; i++) p = parse_u64(p, &st->xmm[i]);
+    p = skip_spaces(p);
+    int with_data = *p != '-';
+    if (with_data) {
+      size_t n;
+      p = parse_bytes(p, data, DATA_BYTES, &n);
+      if (n != DATA_BYTES) {
+        fprintf(stderr, "native-runner: data must be %d bytes\n", DATA_BYTES);
+        return 2;
+      }
+    }
+    st->entry = CODE_VA;
+    char *o = outbuf;
+    if (sigsetjmp(fault_env, 1) == 0) {
+      in_snippet = 1;
+      run_snippet();
+      in_snippet = 0;
+      *o++ = 'O';
+      for (int i = 0; i < 16; i++) o = put_u64(o, st->gpr[i]);
+      o = put_u64(o, st->rflags);
+      for (int i = 0; i < 8; i++) o = put_u64(o, st->xmm[i]);
+      *o++ = ' ';
+      if (with_data) {
+        static const char digits[] = "0123456789abcdef";
+        for (int i = 0; i < DATA_BYTES; i++) {
+          *o++ = digits[data[i] >> 4];
+          *o++ = digits[data[i] & 15];
+        }
+      } else {
+        *o++ = '-';
+      }
+    } else {
+      *o++ = 'X';
+      o = put_u64(o, fault.vector);
+      o = put_u64(o, fault.rip);
+      for (int i = 0; i < 16; i++) o = put_u64(o, fault.gpr[i]);
+      o = put_u64(o, fault.rflags);
+    }
+    *o++ = '\n';
+    fwrite(outbuf, 1, (size_t)(o - outbuf), stdout);
+  }
+  fflush(stdout);
+  return 0;
+}
