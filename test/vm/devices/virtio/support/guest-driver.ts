@@ -205,6 +205,8 @@ export class GuestQueue {
       this.releaseChain(id);
       this.lastUsed = (this.lastUsed + 1) & 0xffff;
     }
+    // virtqueue_enable_cb with EVENT_IDX: interrupt me at the next used element.
+    this.setUsedEvent(this.lastUsed);
     return out;
   }
 
