@@ -13,4 +13,17 @@ export interface BlockDevice {
   /** Deallocates or zeroes [offset, offset+len); reads return zeros afterwards. */
   discard(offset: number, len: number): void;
   close(): void;
+  /**
+   * Optional (added for `img convert`): how [offset, offset+len) is stored, as runs that
+   * cover the range in order. 'zero' runs are known to read as zeros (unallocated without
+   * a backing file, or zero clusters); 'data' runs must be read. Devices that cannot tell
+   * leave it out and everything counts as data.
+   */
+  blockStatus?(offset: number, len: number): BlockStatusRun[];
+}
+
+export interface BlockStatusRun {
+  offset: number;
+  len: number;
+  kind: 'data' | 'zero';
 }

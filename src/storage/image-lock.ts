@@ -1,0 +1,152 @@
+// Image locking compatible with QEMU's file-posix driver: Linux open-file-description
+// (OFD) byte-range locks, F_OFD_SETLK / F_OFD_GETLK (fcntl(2)), taken through koffi since
+// Node has no flock. QEMU marks each block-layer permission it holds with a shared lock on
+// byte 100+bit and each permission it refuses to share with a shared lock on byte 200+bit
+// (QEMU block/file-posix.c, raw_apply_lock_bytes). tsvirt uses the same bytes, so a tsvirt
+// writer and a qemu-io/qemu-img/QEMU user of the same image see each other:
+//   writer: holds CONSISTENT_READ, WRITE, RESIZE; refuses to share WRITE, RESIZE
+//   reader: holds CONSISTENT_READ;               refuses to share WRITE, RESIZE
+// so any number of readers coexist, and a writer excludes readers and other writers.
+// Leaves out: the BSD flock fallback (OFD locks exist since Linux 3.15).
+import fs from 'node:fs';
+import koffi from 'koffi';
+import { TsvirtError } from '../lib/errors.js';
+
+const F_OFD_GETLK = 36;
+const F_OFD_SETLK = 37;
+const F_RDLCK = 0;
+const F_WRLCK = 1;
+const F_UNLCK = 2;
+const SEEK_SET = 0;
+
+// QEMU include/block/block-common.h permission bits and file-posix.c lock byte bases.
+const RAW_LOCK_PERM_BASE = 100;
+const RAW_LOCK_SHARED_BASE = 200;
+const BLK_PERM_CONSISTENT_READ = 0;
+const BLK_PERM_WRITE = 1;
+const BLK_PERM_RESIZE = 3;
+const PERM_NAMES: Record<number, string> = { 0: 'consistent read', 1: 'write', 2: 'write unchanged', 3: 'resize' };
+
+export type LockMode = 'shared' | 'exclusive';
+
+interface Libc {
+  fcntlSet(fd: number, lock: FlockValue): number;
+  fcntlGet(fd: number, lock: FlockValue): number;
+  errno(): number;
+}
+interface FlockValue { l_type: number; l_whence: number; l_start: number; l_len: number; l_pid: number }
+
+let libc: Libc | undefined;
+function loadLibc(): Libc {
+  if (libc) return libc;
+  const lib = koffi.load('libc.so.6');
+  const Flock = koffi.struct('tsvirt_flock', { l_type: 'short', l_whence: 'short', l_start: 'int64', l_len: 'int64', l_pid: 'int32' });
+  const fcntl = lib.func('int fcntl(int fd, int cmd, ...)');
+  const inout = koffi.inout(koffi.pointer(Flock));
+  libc = {
+    fcntlSet: (fd, lock) => fcntl(fd, F_OFD_SETLK, koffi.pointer(Flock), lock) as number,
+    fcntlGet: (fd, lock) => fcntl(fd, F_OFD_GETLK, inout, lock) as number,
+    errno: () => koffi.errno(),
+  };
+  return libc;
+}
+
+export class ImageLock {
+  private released = false;
+  private constructor(private readonly fd: number, private readonly bytes: number[]) {}
+
+  /**
+   * Takes the lock bytes for `mode` on fd (an open descriptor of `path`), then checks that
+   * no other open file description holds a conflicting byte. Throws TsvirtError naming the
+   * holder when it can find it in /proc.
+   */
+  static acquire(fd: number, path: string, mode: LockMode): ImageLock {
+    const c = loadLibc();
+    const held = mode === 'exclusive'
+      ? [BLK_PERM_CONSISTENT_READ, BLK_PERM_WRITE, BLK_PERM_RESIZE]
+      : [BLK_PERM_CONSISTENT_READ];
+    const unshared = [BLK_PERM_WRITE, BLK_PERM_RESIZE];
+    const bytes = [...held.map((b) => RAW_LOCK_PERM_BASE + b), ...unshared.map((b) => RAW_LOCK_SHARED_BASE + b)];
+    const lock = new ImageLock(fd, []);
+    for (const b of bytes) {
+      if (c.fcntlSet(fd, { l_type: F_RDLCK, l_whence: SEEK_SET, l_start: b, l_len: 1, l_pid: 0 }) !== 0) {
+        const errno = c.errno();
+        lock.release();
+        if (errno === 11 || errno === 13) throw conflict(path, mode, BLK_PERM_WRITE, fd);
+        throw new TsvirtError(`cannot lock image ${path} (errno ${errno})`, 'the file system may not support OFD locks');
+      }
+      lock.bytes.push(b);
+    }
+    // Conflicts (file-posix.c raw_check_lock_bytes): someone refuses to share a permission
+    // we hold, or holds a permission we refuse to share.
+    const probe = [
+      ...held.map((b) => ({ at: RAW_LOCK_SHARED_BASE + b, perm: b })),
+      ...unshared.map((b) => ({ at: RAW_LOCK_PERM_BASE + b, perm: b })),
+    ];
+    for (const { at, perm } of probe) {
+      const q: FlockValue = { l_type: F_WRLCK, l_whence: SEEK_SET, l_start: at, l_len: 1, l_pid: 0 };
+      if (c.fcntlGet(fd, q) === 0 && q.l_type !== F_UNLCK) {
+        lock.release();
+        throw conflict(path, mode, perm, fd);
+      }
+    }
+    return lock;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const c = libc;
+    if (!c) return;
+    for (const b of this.bytes) c.fcntlSet(this.fd, { l_type: F_UNLCK, l_whence: SEEK_SET, l_start: b, l_len: 1, l_pid: 0 });
+  }
+}
+
+function conflict(path: string, mode: LockMode, perm: number, ownFd: number): TsvirtError {
+  const holders = findHolders(path, ownFd);
+  const who = holders.length > 0 ? ` (held by ${holders.join(', ')})` : '';
+  const what = mode === 'exclusive'
+    ? `image ${path} is in use: cannot get the exclusive write lock`
+    : `image ${path} is being written: cannot get a shared "${PERM_NAMES[perm]}" lock`;
+  return new TsvirtError(`${what}${who}`, 'stop the VM or tool using it, or open a copy', { exitCode: 1 });
+}
+
+/** Processes that have the file open, from /proc/PID/fd (OFD locks record no pid). */
+export function findHolders(path: string, ownFd = -1): string[] {
+  let target: fs.Stats;
+  try {
+    target = fs.statSync(path);
+  } catch {
+    return [];
+  }
+  const found = new Set<string>();
+  let pids: string[] = [];
+  try {
+    pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return [];
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      if (Number(pid) === process.pid && Number(fd) === ownFd) continue;
+      try {
+        const st = fs.statSync(`/proc/${pid}/fd/${fd}`);
+        if (st.ino === target.ino && st.dev === target.dev) {
+          let comm = '?';
+          try {
+            comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+          } catch { /* the process may have exited */ }
+          found.add(Number(pid) === process.pid ? `this process (pid ${pid})` : `pid ${pid} (${comm})`);
+          break;
+        }
+      } catch { /* fd closed meanwhile */ }
+    }
+  }
+  return [...found];
+}
