@@ -164,6 +164,7 @@ export class VirtioNet implements VirtioDevice {
     const q = this.ctx!.queues[VIRTIO_NET_RX_QUEUE]!;
     const chain = q.pop();
     if (!chain) return 'no-buffers';
+    if (chain.writableBytes === 0) throw new VirtqueueError(`virtio-net: receive chain ${chain.head} has no writable buffer`);
     const need = VIRTIO_NET_HDR_BYTES + frame.length;
     if (chain.writableBytes < need) {
       // The driver's buffers are too small for this frame (it did not negotiate the

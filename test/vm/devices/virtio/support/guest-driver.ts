@@ -89,6 +89,10 @@ export class GuestRam {
       ...extra.map((r) => ({ gpa: r.gpa, bytes: new Uint8Array(r.sizeBytes) })),
     ]);
   }
+  /** Forgets every allocation (a fresh guest boot, for the many-case tests). */
+  rewind(): void {
+    this.next = 0x1000;
+  }
   alloc(len: number, align = 16): number {
     this.next = Math.ceil(this.next / align) * align;
     const at = this.next;
@@ -144,6 +148,8 @@ export class GuestQueue {
     this.desc = ram.alloc(16 * size, 16);
     this.avail = ram.alloc(6 + 2 * size, 2);
     this.used = ram.alloc(6 + 8 * size, 4);
+    // Linux allocates rings zeroed: both indices start at 0.
+    ram.mem.slice(this.desc, this.used + 6 + 8 * size - this.desc).fill(0);
     this.free = Array.from({ length: size }, (_, i) => i);
   }
 
