@@ -34,8 +34,11 @@ export const MSI_ADDRESS = 0xfee0_0000;
 
 export class MsiRecorder implements MsiSink {
   messages: Array<{ address: bigint; data: number }> = [];
+  /** The guest's interrupt handler, when a test installs one. */
+  onMessage: ((data: number) => void) | null = null;
   sendMsi(address: bigint, data: number): void {
     this.messages.push({ address, data });
+    this.onMessage?.(data);
   }
   /** MSI data values (we program data = vector index + 0x40) received so far, then forgets them. */
   take(): number[] {
