@@ -88,7 +88,7 @@ export class TcpConnection {
   private rttSample: { seq: number; sentMs: number } | null = null;
   private retries = 0;
   private dupAcks = 0;
-  private recover: number;
+  private fastRetransmitAt: number;
   private hostPaused = false;
   private lastWindow = 0;
 
@@ -105,7 +105,8 @@ export class TcpConnection {
     this.state = state;
     this.iss = iss >>> 0;
     // The SYN takes iss; data starts after it.
-    this.sndUna = this.sndNxt = this.sndMax = this.recover = seqAdd(this.iss, 1);
+    this.sndUna = this.sndNxt = this.sndMax = seqAdd(this.iss, 1);
+    this.fastRetransmitAt = (this.iss - 1) >>> 0;
     this.rtoMs = tuning.initialRtoMs;
   }
 
@@ -226,6 +227,7 @@ export class TcpConnection {
     if (!this.hostPaused && this.sendQueue.length >= this.tuning.sendBufferBytes) {
       // Host-side backpressure: stop reading until the guest acknowledges.
       this.hostPaused = true;
+      this.sink.counters.count('tcp-host-paused');
       this.socket?.pause();
     }
     this.pump();
@@ -313,11 +315,12 @@ export class TcpConnection {
     } else if (ack === this.sndUna && seg.payload.length === 0 && (seg.flags & TCP_FIN) === 0 &&
       seg.window === this.sndWnd && seqGt(this.sndMax, this.sndUna)) {
       this.dupAcks++;
-      if (this.dupAcks === 3 && !seqLt(this.sndUna, this.recover)) {
-        // RFC 5681 §3.2 fast retransmit; go-back-N because the far end may hold no
-        // out-of-order data. `recover` keeps one loss from triggering it twice (RFC 6582).
+      if (this.dupAcks >= 3 && this.sndUna !== this.fastRetransmitAt) {
+        // RFC 5681 §3.2 fast retransmit, go-back-N because the far end may hold no
+        // out-of-order data. Duplicate ACKs still in flight for the same hole must not
+        // trigger it again (the role of RFC 6582's `recover`); a new hole may.
         this.sink.counters.count('tcp-fast-retransmit');
-        this.recover = this.sndMax;
+        this.fastRetransmitAt = this.sndUna;
         this.sndNxt = this.sndUna;
         this.rttSample = null;
       }
@@ -434,7 +437,6 @@ export class TcpConnection {
       this.sink.counters.count('tcp-retransmit-timeout');
       this.backoff();
       this.rttSample = null;
-      this.recover = this.sndMax;
       this.sndNxt = this.sndUna;
       this.pump();
       if (this.sndNxt === this.sndUna) this.sendProbe();
