@@ -23,6 +23,8 @@ export interface VirtioPlatform {
   irq: IrqLine;
   /** Where MSI-X messages go (the LAPICs). */
   msi: MsiSink;
+  /** Debug log for guest errors (one line each time a device breaks). */
+  log?: (message: string) => void;
 }
 
 

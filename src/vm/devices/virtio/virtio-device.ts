@@ -36,6 +36,8 @@ export interface VirtioContext {
   readonly queues: ReadonlyArray<Virtqueue | undefined>;
   /** The features the driver accepted. */
   readonly features: bigint;
+  /** False once the device broke (NEEDS_RESET) or was reset: stop touching the queues. */
+  readonly running: boolean;
   /** Used elements were pushed on queue `index`: interrupt the driver if it wants one. */
   signalQueue(index: number): void;
   /** The device config changed (e.g. link status): config-change interrupt. */

@@ -113,7 +113,8 @@ export class VirtioNet implements VirtioDevice {
     const ctx = this.ctx;
     const q = ctx?.queues[VIRTIO_NET_TX_QUEUE];
     if (!ctx || !q) return;
-    for (let chain = q.pop(); chain; chain = q.pop()) {
+    // Stops when the device is reset or broken meanwhile (a frame sent may come back at once).
+    for (let chain = q.pop(); chain && this.ctx === ctx && ctx.running; chain = q.pop()) {
       // §5.1.6.2: the header precedes the frame in the driver-readable bytes.
       if (chain.readableBytes < VIRTIO_NET_HDR_BYTES) {
         throw new VirtqueueError(`virtio-net: transmit chain ${chain.head} without a header`);

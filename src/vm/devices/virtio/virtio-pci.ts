@@ -45,7 +45,7 @@ import {
 } from './virtio-device.js';
 import { Virtqueue, VirtqueueError } from './virtqueue.js';
 
-const log = debuglog('tsvirt-virtio');
+const debugLog = debuglog('tsvirt-virtio');
 
 export const VIRTIO_PCI_VENDOR_ID = 0x1af4;
 /** §4.1.2.1: modern device id = 0x1040 + virtio device type. */
@@ -123,6 +123,8 @@ export interface VirtioPciOptions {
   irq: IrqLine;
   msi: MsiSink;
   device: VirtioDevice;
+  /** Where the one line per breakage goes (default: NODE_DEBUG=tsvirt-virtio). */
+  log?: (message: string) => void;
 }
 
 export class VirtioPciFunction implements PciFunction, MmioDevice {
@@ -136,6 +138,7 @@ export class VirtioPciFunction implements PciFunction, MmioDevice {
   private readonly cfg = new Uint8Array(256);
   private readonly wmask = new Uint8Array(256);
   private readonly offered: bigint;
+  private readonly log: (message: string) => void;
 
   private mappedAt: number | null = null;
   private status = 0;
@@ -147,12 +150,15 @@ export class VirtioPciFunction implements PciFunction, MmioDevice {
   private queueSelect = 0;
   private isr = 0;
   private active = false;
+  /** Counts activations, so a context from before a reset stays dead. */
+  private generation = 0;
 
   constructor(opts: VirtioPciOptions) {
     this.bus = opts.bus;
     this.mem = opts.mem;
     this.irq = opts.irq;
     this.device = opts.device;
+    this.log = opts.log ?? ((m) => debugLog('%s', m));
     this.offered = opts.device.features | VIRTIO_F_VERSION_1 | VIRTIO_F_RING_INDIRECT_DESC | VIRTIO_F_RING_EVENT_IDX;
     this.queues = opts.device.queueSizes.map((n, i) => new Virtqueue(opts.mem, i, n));
     // One vector per queue plus one for config changes, as Linux asks for first.
@@ -486,14 +492,18 @@ export class VirtioPciFunction implements PciFunction, MmioDevice {
 
   private activate(): void {
     const self = this;
+    const generation = ++this.generation;
     const ctx: VirtioContext = {
       mem: this.mem,
       queues: this.queues.map((q) => (q.enabled ? q : undefined)),
       features: this.driverFeatures,
+      get running() {
+        return self.active && self.generation === generation;
+      },
       signalQueue: (i) => this.signalQueue(i),
       configChanged: () => this.configChanged(),
       guard(work) {
-        if (!self.active) return;
+        if (!ctx.running) return;
         try {
           work();
         } catch (e) {
@@ -598,6 +608,6 @@ export class VirtioPciFunction implements PciFunction, MmioDevice {
   }
 
   private note(msg: string): void {
-    log('%s', msg);
+    this.log(msg);
   }
 }

@@ -219,6 +219,27 @@ describe('virtio-pci transport', () => {
     }
   });
 
+  it('logs one line per breakage, not one per bad notify', () => {
+    const p = VirtioGuestDriver.platform();
+    const lines: string[] = [];
+    const fn = createVirtioRng({ bus: p.bus, mem: p.ram.mem, irq: p.irq, msi: p.msi, log: (m) => lines.push(m) });
+    const drv = new VirtioGuestDriver(fn, p.bus, p.ram, { msix: true });
+    const breakIt = () => {
+      const q = drv.queues[0];
+      q.setAvailIdx(1000); // more chains than the queue holds
+      q.kick();
+      q.kick();
+    };
+    drv.start(1);
+    breakIt();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/virtio-rng: queue 0: avail index moved from 0 to 1000; device needs reset/);
+    drv.start(1);
+    breakIt();
+    expect(lines).toHaveLength(2);
+    expect(fn.faults.guest).toBe(2); // the second kick on a broken device is not even looked at
+  });
+
   it('resets: status 0 clears queues, vectors and ISR, and the device starts cleanly again', () => {
     const d = rng({ msix: true });
     const drv = new VirtioGuestDriver(d.fn, d.bus, d.ram, { msix: true });

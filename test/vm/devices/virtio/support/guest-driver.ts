@@ -87,10 +87,9 @@ export class GuestRam {
   readonly mem: BufferGuestMemory;
   private next = 0x1000;
   constructor(sizeBytes = 4 << 20, extra: Array<{ gpa: number; sizeBytes: number }> = []) {
-    this.mem = new BufferGuestMemory([
-      { gpa: 0, bytes: new Uint8Array(sizeBytes) },
-      ...extra.map((r) => ({ gpa: r.gpa, bytes: new Uint8Array(r.sizeBytes) })),
-    ]);
+    // SharedArrayBuffer, as the machine allocates RAM for the software CPU.
+    const ram = (n: number) => new Uint8Array(new SharedArrayBuffer(n));
+    this.mem = new BufferGuestMemory([{ gpa: 0, bytes: ram(sizeBytes) }, ...extra.map((r) => ({ gpa: r.gpa, bytes: ram(r.sizeBytes) }))]);
   }
   /** Forgets every allocation (a fresh guest boot, for the many-case tests). */
   rewind(): void {
