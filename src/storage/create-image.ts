@@ -131,7 +131,7 @@ export function createImage(o: CreateImageOptions): CreatedImage {
   }
   if (sizeBytes === undefined) throw new TsvirtError('image size is missing', 'give a size (e.g. 20G) or a backing file');
   if (!Number.isSafeInteger(sizeBytes) || sizeBytes < 0) throw new TsvirtError(`invalid image size ${sizeBytes}`, 'give a size in bytes with an optional suffix');
-  if (o.format === 'qcow2' && sizeBytes % 512 !== 0) sizeBytes = Math.ceil(sizeBytes / 512) * 512; // qemu rounds to sectors too
+  if (sizeBytes % 512 !== 0) sizeBytes = Math.ceil(sizeBytes / 512) * 512; // qemu-img create rounds up to sectors too
 
   const { fd, createdFile } = openDestination(o.path, o.overwrite ?? false);
   let lock: ImageLock | undefined;

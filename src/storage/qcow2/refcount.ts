@@ -95,28 +95,33 @@ export class Refcounts {
     this.set(cluster, v - 1);
   }
 
-  /** Finds `count` contiguous free clusters at or after the hint, without claiming them. */
-  private findFree(count: number): number {
+  /**
+   * Finds `count` contiguous free clusters at or after the hint, without claiming them.
+   * Also returns the first free cluster seen (below `start` when a smaller gap exists).
+   */
+  private findFree(count: number): { start: number; firstFree: number } {
     let start = this.freeHint;
+    let firstFree = -1;
     for (let i = 0; i < count; i++) {
       if (this.get(start + i) !== 0) {
         start = start + i + 1;
         i = -1;
+      } else if (firstFree < 0) {
+        firstFree = start + i;
       }
     }
-    return start;
+    return { start, firstFree: firstFree < 0 ? start : firstFree };
   }
 
   /** Allocates `count` contiguous clusters with refcount 1; returns the first's host offset. */
   allocate(count: number): number {
-    const start = this.findFree(count);
-    const firstFreeAfter = this.freeHint === start ? start + count : this.freeHint;
+    const { start, firstFree } = this.findFree(count);
+    if ((start + count) * this.clusterSize > Number.MAX_SAFE_INTEGER) throw new TsvirtError(`${this.path}: image file would grow beyond the supported size`, 'use a larger cluster size or a smaller image');
     // Claim the range before setting counts, so refcount blocks created while setting
     // them are placed after it.
     this.freeHint = start + count;
     for (let i = 0; i < count; i++) this.set(start + i, 1);
-    if (firstFreeAfter < this.freeHint) this.freeHint = firstFreeAfter;
-    if ((start + count) * this.clusterSize > Number.MAX_SAFE_INTEGER) throw new TsvirtError(`${this.path}: image file would grow beyond the supported size`, 'use a smaller image');
+    if (firstFree < start && firstFree < this.freeHint) this.freeHint = firstFree;
     return start * this.clusterSize;
   }
 
@@ -125,7 +130,7 @@ export class Refcounts {
     if (index >= this.tableEntries) this.growTable(index + 1);
     const existing = this.blockOffset(index);
     if (existing !== 0) return existing;
-    const c = this.findFree(1);
+    const c = this.findFree(1).start;
     this.freeHint = Math.max(this.freeHint, c + 1);
     const buf = Buffer.alloc(this.clusterSize);
     if (Math.floor(c / this.entriesPerBlock) === index) {

@@ -11,6 +11,9 @@ interface Entry { buf: Buffer; dirty: boolean }
 export class TableCache {
   private readonly entries = new Map<number, Entry>();
   private dirtyCount = 0;
+  /** Most recently used key and entry: the common case skips the LRU bookkeeping. */
+  private mruOffset = -1;
+  private mru: Entry | undefined;
 
   constructor(
     private readonly file: ImageFile,
@@ -28,8 +31,11 @@ export class TableCache {
 
   /** The table at host offset `offset`, read from the file if not cached. */
   get(offset: number): Buffer {
+    if (offset === this.mruOffset && this.mru) return this.mru.buf;
     const e = this.entries.get(offset);
     if (e) {
+      this.mruOffset = offset;
+      this.mru = e;
       // Map keeps insertion order: re-insert to mark most recently used.
       this.entries.delete(offset);
       this.entries.set(offset, e);
@@ -64,6 +70,8 @@ export class TableCache {
 
   /** Forgets a table (its cluster was freed); a dirty one is dropped unwritten. */
   drop(offset: number): void {
+    this.mruOffset = -1;
+    this.mru = undefined;
     const e = this.entries.get(offset);
     if (!e) return;
     if (e.dirty) this.dirtyCount--;
@@ -84,11 +92,15 @@ export class TableCache {
   }
 
   clear(): void {
+    this.mruOffset = -1;
+    this.mru = undefined;
     this.entries.clear();
     this.dirtyCount = 0;
   }
 
   private insert(offset: number, e: Entry): void {
+    this.mruOffset = -1;
+    this.mru = undefined;
     while (this.entries.size >= this.capacity) {
       const [victimOffset, victim] = this.entries.entries().next().value as [number, Entry];
       if (victim.dirty) {
