@@ -249,7 +249,10 @@ export class VirtioPciFunction implements PciFunction, MmioDevice {
       v.setUint16(m + 2, this.msix.readControl(), true);
       v.setUint16(0x06, PCI_STATUS_CAP_LIST | (this.isr !== 0 && !this.msix.enabled ? PCI_STATUS_INTERRUPT : 0), true);
       const data = CAP_OFFSETS.pciCfg + 16;
-      if (offset < data + 4 && offset + size > data) return this.pciCfgWindowRead() >>> (8 * Math.max(0, offset - data));
+      if (offset < data + 4 && offset + size > data) {
+        const window = this.pciCfgWindowRead() >>> (8 * Math.max(0, offset - data));
+        return size === 4 ? window >>> 0 : window & (size === 2 ? 0xffff : 0xff);
+      }
       return readLe(this.cfg, offset, size);
     } catch (e) {
       this.fault(e);

@@ -110,6 +110,13 @@ describe('virtio-pci transport', () => {
     fn.configWrite(pc + 8, 4, COMMON_NUMQ);
     fn.configWrite(pc + 12, 4, 2);
     expect(fn.configRead(pc + 16, 4)).toBe(1);
+    expect(fn.configRead(pc + 16, 1)).toBe(1);
+    fn.configWrite(pc + 8, 4, COMMON_Q_SIZE); // queue_size and queue_msix_vector in one dword
+    fn.configWrite(pc + 12, 4, 4);
+    expect(fn.configRead(pc + 16, 4) >>> 0).toBe((0xffff << 16 | 64) >>> 0);
+    expect(fn.configRead(pc + 16, 2)).toBe(64);
+    expect(fn.configRead(pc + 18, 2)).toBe(0xffff);
+    expect(fn.configRead(pc + 17, 1)).toBe(0);
     fn.configWrite(pc + 8, 4, COMMON_STATUS);
     fn.configWrite(pc + 12, 4, 1);
     fn.configWrite(pc + 16, 1, 1);
