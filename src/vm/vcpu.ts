@@ -5,7 +5,11 @@ export interface SegmentDump {
   selector: number;
   base: bigint;
   limit: number;
-  /** Access rights as in the descriptor's bytes 5-6 (type, S, DPL, P, AVL, L, D/B, G). */
+  /**
+   * Access rights as in the descriptor's bytes 5-6 (type, S, DPL, P, AVL, L, D/B, G):
+   * attrs = byte5 | ((byte6 >> 4) << 8), i.e. bits 0-3 type, 4 S, 5-6 DPL, 7 P, 8 AVL,
+   * 9 L, 10 D/B, 11 G. Flat 64-bit code = 0xa9b, flat 32-bit code = 0xc9b, data = 0xc93.
+   */
   attrs: number;
 }
 
