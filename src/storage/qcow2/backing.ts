@@ -33,7 +33,7 @@ export function checkBackingFormat(imagePath: string, format: string | undefined
 }
 
 export function checkChain(imagePath: string, backingPath: string, chain: readonly string[]): void {
-  if (chain.length >= MAX_BACKING_DEPTH) {
+  if (chain.length > MAX_BACKING_DEPTH) {
     throw new TsvirtError(`${imagePath}: backing chain is deeper than ${MAX_BACKING_DEPTH} images`, 'flatten it with `tsvirt img convert`');
   }
   if (chain.includes(fileIdentity(backingPath))) {
