@@ -137,6 +137,12 @@ export class VirtioBlk implements VirtioDevice {
     this.ctx = null;
   }
 
+  /** The device owns its BlockDevice: closing it closes the image (and its lock). */
+  close(): void {
+    this.ctx = null;
+    this.disk.close();
+  }
+
   processQueue(index: number): void {
     const ctx = this.ctx;
     const q = ctx?.queues[index];

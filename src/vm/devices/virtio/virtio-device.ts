@@ -69,6 +69,8 @@ export interface VirtioDevice {
   processQueue(index: number): void;
   /** Device reset (status 0, or the transport's reset hook). */
   reset(): void;
+  /** Releases what the device owns on the host (its disk, its network backend). */
+  close(): void;
 }
 
 /** Reads `size` little-endian bytes of `bytes` at `offset` (0 past the end). */

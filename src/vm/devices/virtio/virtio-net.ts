@@ -60,7 +60,8 @@ export class VirtioNet implements VirtioDevice {
   readonly pciClass = 0x020000; // network, Ethernet
   readonly stats: VirtioNetStats = { txFrames: 0, rxFrames: 0, rxDropped: 0, txDropped: 0 };
   private readonly config = new Uint8Array(NET_CFG_SIZE);
-  private readonly backend: NetBackend;
+  /** The host side; the device owns it (close() closes it). */
+  readonly backend: NetBackend;
   private readonly backlog: Uint8Array[] = [];
   private ctx: VirtioContext | null = null;
   private mergeable = false;
@@ -90,6 +91,12 @@ export class VirtioNet implements VirtioDevice {
   reset(): void {
     this.ctx = null;
     this.backlog.length = 0;
+  }
+
+  /** The device owns its backend: closing it closes the NAT's sockets or the TAP fd. */
+  close(): void {
+    this.reset();
+    this.backend.close();
   }
 
   processQueue(index: number): void {

@@ -16,6 +16,9 @@
 //   hostBridge.attach({ device: 3, function: 0 }, blk);   // blk is a PciFunction
 //   // the _PRT / MP table must route this slot's INTA# to `gsi` (the irq passed here)
 //   machine.onReset(() => blk.reset());                   // PCI reset: BAR unmapped, virtio reset
+//   machine.onExit(() => blk.close());                    // closes the image / network backend
+// Inside the vCPU worker, machine-factories.ts builds the same functions from plain,
+// structured-cloneable options (image path, MAC, backend kind) for MachineConfig.pciDevices.
 // The function maps its BAR itself (IoBus.registerMmio/moveMmio/unregisterMmio) when the
 // guest (or firmware-less boot code) programs BAR0/BAR1 and sets Memory Space Enable in
 // the command register; nothing needs to be registered up front. The bar is
@@ -591,6 +594,14 @@ export class VirtioPciFunction implements PciFunction, MmioDevice {
     this.cfg[CAP_OFFSETS.msix + 3] = 0;
     this.msix.writeControl(0);
     this.remapBar();
+  }
+
+  /** Machine shutdown: unmaps the BAR and closes what the device owns (image, backend). */
+  close(): void {
+    this.resetDevice();
+    if (this.mappedAt !== null) this.bus.unregisterMmio(this, this.mappedAt);
+    this.mappedAt = null;
+    this.device.close();
   }
 
   /**

@@ -35,6 +35,10 @@ export class VirtioRng implements VirtioDevice {
     this.ctx = null;
   }
 
+  close(): void {
+    this.ctx = null;
+  }
+
   processQueue(index: number): void {
     const ctx = this.ctx;
     const q = ctx?.queues[index];
