@@ -13,7 +13,7 @@
 import { TsvirtError } from '../../../lib/errors.js';
 import { openImage, type ImageFormat } from '../../../storage/open-image.js';
 import { parseMac } from '../../net/ethernet.js';
-import { openNetBackend, type NetBackendConfig } from '../../net/index.js';
+import { openNetBackend, type NetBackendConfig, type PortForward } from '../../net/index.js';
 import { createVirtioBlk, createVirtioNet, createVirtioRng, type VirtioPlatform } from './index.js';
 import type { BlkCacheMode } from './virtio-blk.js';
 import type { VirtioBlk } from './virtio-blk.js';
@@ -51,7 +51,7 @@ export interface VirtioNetBackendOptions {
   /** aa:bb:cc:dd:ee:ff (the Domain generated one with the 52:54:00 prefix if none was given). */
   mac: string;
   /** Which host network: user-mode NAT (with port forwards) or a TAP on a bridge. */
-  network: Omit<NetBackendConfig, 'log'>;
+  network: { type: 'user'; portForwards?: readonly PortForward[] } | { type: 'bridge'; bridge: string };
 }
 
 /** --network ...,model=virtio: the backend opened here, owned by the device. */
@@ -63,7 +63,8 @@ export async function virtioNetFromBackend(
   if (!mac) throw new TsvirtError(`bad MAC address '${opts.mac}'`, 'write it as six hex pairs, e.g. 52:54:00:12:34:56');
   if (mac[0] & 1) throw new TsvirtError(`MAC address ${opts.mac} is a multicast address`, 'the first byte must be even, e.g. 52:54:00:...');
   const log = platform.log;
-  const backend = await openNetBackend({ ...opts.network, ...(log ? { log: (m: string) => log(m) } : {}) } as NetBackendConfig);
+  const config: NetBackendConfig = { ...opts.network, ...(log ? { log: (m: string) => log(m) } : {}) };
+  const backend = await openNetBackend(config);
   try {
     return createVirtioNet({ ...platform, backend, mac });
   } catch (err) {
