@@ -170,10 +170,17 @@ export function runDifferential(forms: readonly Form[], factory: CpuFactory, opt
   });
 }
 
-/** The compact report: one line per failing form with one example. */
-export function formatFailures(outcomes: readonly FormOutcome[]): string {
+/**
+ * The compact report: one line per failing form with one example; `maxExampleChars`
+ * shortens the example (the full input goes to the report file).
+ */
+export function formatFailures(outcomes: readonly FormOutcome[], maxExampleChars = Infinity): string {
   return outcomes
     .filter((o) => o.failures > 0)
-    .map((o) => `  ${o.form.name}  [${o.form.asm}]  ${o.failures}/${o.cases} failed\n    e.g. ${o.example}`)
+    .map((o) => {
+      const ex = o.example ?? '';
+      const shown = ex.length > maxExampleChars ? `${ex.slice(0, maxExampleChars)}...` : ex;
+      return `  ${o.form.name}  [${o.form.asm}]  ${o.failures}/${o.cases} failed\n    e.g. ${shown}`;
+    })
     .join('\n');
 }

@@ -477,7 +477,7 @@ const SSE_OPS: Array<[string, string, Undef?]> = [
 ];
 for (const [name, asm, undef] of SSE_OPS) {
   const usesMem = asm.includes('[r15');
-  add({ name, group: sse, asm, sse: true, undef, mem: usesMem, shape: usesMem ? memShape : undefined, weight: 1 });
+  add({ name, group: sse, asm, sse: true, undef, mem: usesMem, shape: usesMem ? memShape : undefined, weight: 5 });
 }
 
 export const FORMS: readonly Form[] = forms;

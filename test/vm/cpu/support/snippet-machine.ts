@@ -42,6 +42,7 @@ const DATA_MAP_BYTES = 0x1_0000;
 const STATE_GPA = 0x21_0000;
 const CODE_GPA = 0x22_0000;
 
+const RFLAGS_IF = 0x200n;
 const SEL_CODE = 0x08;
 const SEL_DATA = 0x10;
 const SEL_TSS = 0x18;
@@ -163,7 +164,9 @@ export class SnippetMachine {
     const xmm = mem.slice(STATE_GPA + STATE_XMM_OFFSET, 64);
     const xv = new DataView(xmm.buffer, xmm.byteOffset, 64);
     for (let i = 0; i < 8; i++) xv.setBigUint64(i * 8, input.xmm[i], true);
-    const regs: Partial<RegisterDump> = { rip: BigInt(this.entry), rflags: input.rflags | 2n };
+    // IF is set as in the native user-mode run (PUSHF images must agree); no interrupt
+    // source is wired, so none arrives.
+    const regs: Partial<RegisterDump> = { rip: BigInt(this.entry), rflags: input.rflags | RFLAGS_IF | 2n };
     const r = regs as Record<string, bigint>;
     for (let i = 0; i < 16; i++) r[GPR_NAMES[i]] = input.gpr[i];
     this.cpu.setRegisters(regs);

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /** A per-user cache directory for build products (safe across concurrent vitest forks). */
 export function cacheDir(): string {
@@ -62,7 +62,8 @@ export interface Assembled {
 export function assemble(source: string, opts: AssembleOptions = {}): Assembled {
   const bits = opts.bits ?? 64;
   const base = opts.baseAddress ?? 0;
-  const includes = opts.includeDir ? readIncludes(opts.includeDir) : '';
+  const includeDir = opts.includeDir ? resolve(opts.includeDir) : undefined;
+  const includes = includeDir ? readIncludes(includeDir) : '';
   const key = hashOf('asm-v1', source, String(bits), String(base), includes);
   const dir = join(cacheDir(), 'asm');
   mkdirSync(dir, { recursive: true });
@@ -73,7 +74,7 @@ export function assemble(source: string, opts: AssembleOptions = {}): Assembled 
     try {
       writeFileSync(join(work, 'prog.S'), source);
       const asArgs = [bits === 64 ? '--64' : '--32', '-o', 'prog.o', 'prog.S'];
-      if (opts.includeDir) asArgs.unshift('-I', opts.includeDir);
+      if (includeDir) asArgs.unshift('-I', includeDir);
       run('as', asArgs, work);
       run(
         'ld',

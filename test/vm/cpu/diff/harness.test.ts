@@ -1,0 +1,49 @@
+// The differential harness must be able to fail: a known answer through the snippet
+// machine, a deliberately mismatched pair (host runs ADD, software CPU runs SUB) that the
+// comparison must flag, and the exception path (#DE with the faulting RIP) on both sides.
+
+import { describe, expect, it } from 'vitest';
+import { loadCpuFactory } from '../support/cpu-factory.js';
+import { CODE_VA, DEFAULT_RSP, SnippetMachine, type CaseInput } from '../support/snippet-machine.js';
+import { assembleSnippets } from '../support/toolchain.js';
+import { compare, makeCases, runNative } from './differential.js';
+import type { Form } from './forms.js';
+
+function regs(values: Record<number, bigint>): CaseInput {
+  const gpr = Array.from({ length: 16 }, (_, i) => values[i] ?? 0n);
+  gpr[4] = BigInt(DEFAULT_RSP);
+  return { gpr, rflags: 2n, xmm: new Array(8).fill(0n) };
+}
+
+describe('differential harness', () => {
+  it('runs a snippet on the software CPU and reads the result back', async () => {
+    const machine = new SnippetMachine(await loadCpuFactory());
+    const [code] = assembleSnippets(['add eax, ebx']);
+    machine.loadSnippet(code, false);
+    const out = machine.runCase(regs({ 0: 0xffff_ffff_0000_0005n, 3: 7n }));
+    expect(out.kind === 'ok' && out.gpr[0]).toBe(12n);
+  });
+
+  it('flags a software result that differs from the host', async () => {
+    const machine = new SnippetMachine(await loadCpuFactory());
+    const [add, sub] = assembleSnippets(['add eax, ebx', 'sub eax, ebx']);
+    const form: Form = { name: 'add r32, r32', group: 'test', asm: 'add eax, ebx' };
+    const cases = makeCases(form, 50, 3);
+    const host = runNative([{ code: add, cases }])[0];
+    machine.loadSnippet(sub, false);
+    const mismatches = cases.filter((c, i) => compare(form, c, host[i], machine.runCase(c)) !== null);
+    expect(mismatches.length).toBeGreaterThan(40);
+  });
+
+  it('reports #DE on both sides with the faulting RIP', async () => {
+    const machine = new SnippetMachine(await loadCpuFactory());
+    const [code] = assembleSnippets(['nop; div rcx']);
+    const c = regs({ 0: 5n, 1: 0n });
+    const form: Form = { name: 'div', group: 'test', asm: 'nop; div rcx', undef: 0x8d5 };
+    const [host] = runNative([{ code, cases: [c] }])[0];
+    machine.loadSnippet(code, false);
+    const got = machine.runCase(c);
+    expect(host).toMatchObject({ kind: 'exception', vector: 0, rip: BigInt(CODE_VA + 1) });
+    expect(compare(form, c, host, got)).toBeNull();
+  });
+});
