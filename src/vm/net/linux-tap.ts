@@ -66,9 +66,12 @@ export interface OpenedTap {
   readonly name: string;
 }
 
-/** Creates a tap interface, brings it up and attaches it to `bridge`; throws TsvirtError. */
-export function openTap(bridge: string, namePattern = 'tsvtap%d'): OpenedTap {
-  checkInterfaceName(bridge, 'bridge');
+/**
+ * Creates a tap interface, brings it up and attaches it to `bridge` (null: leaves it
+ * unattached for the caller to configure, like libvirt's type='ethernet'); throws TsvirtError.
+ */
+export function openTap(bridge: string | null, namePattern = 'tsvtap%d'): OpenedTap {
+  if (bridge !== null) checkInterfaceName(bridge, 'bridge');
   let fd: number;
   try {
     fd = openSync('/dev/net/tun', fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
@@ -91,7 +94,7 @@ export function openTap(bridge: string, namePattern = 'tsvtap%d'): OpenedTap {
     }
     const name = readName(ifr);
     setUp(ctl, name);
-    attach(ctl, bridge, name);
+    if (bridge !== null) attach(ctl, bridge, name);
     return { fd, name };
   } catch (err) {
     closeSync(fd);

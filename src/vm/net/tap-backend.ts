@@ -19,7 +19,8 @@ const MAX_FRAMES_PER_WAKE = 256;
 const READ_BUFFER_BYTES = 65_536;
 
 export interface TapBackendOptions {
-  bridge: string;
+  /** The bridge to attach to; null leaves the tap unattached (tests; libvirt's type='ethernet'). */
+  bridge: string | null;
   log?: NetDebugLog;
 }
 

@@ -28,6 +28,34 @@ export interface TestNetns {
   remove(): void;
 }
 
+/** A fresh namespace with only `lo` (up). */
+export function createBareNetns(name: string): TestNetns {
+  ip('netns', 'add', name);
+  try {
+    ip('-n', name, 'link', 'set', 'lo', 'up');
+  } catch (err) {
+    ip('netns', 'del', name);
+    throw err;
+  }
+  return { name, peer: name, inside: (fn) => insideNetns(name, fn), remove: () => ip('netns', 'del', name) };
+}
+
+function insideNetns<T>(name: string, fn: () => T): T {
+  const home = openSync('/proc/thread-self/ns/net', 'r');
+  const target = openSync(`/run/netns/${name}`, 'r');
+  try {
+    if (setns(target, CLONE_NEWNET) !== 0) throw new Error(`setns: errno ${koffi.errno()}`);
+    try {
+      return fn();
+    } finally {
+      if (setns(home, CLONE_NEWNET) !== 0) throw new Error(`setns back: errno ${koffi.errno()}`);
+    }
+  } finally {
+    closeSync(home);
+    closeSync(target);
+  }
+}
+
 /**
  * ns with br0 (bridge, up, no address) and veth0 (a port of br0), whose peer veth1
  * (192.168.77.1/24) lives in a second namespace `peer`, so only it answers on the bridge.
@@ -54,21 +82,7 @@ export function createTestNetns(): TestNetns {
   return {
     name,
     peer,
-    inside<T>(fn: () => T): T {
-      const home = openSync('/proc/thread-self/ns/net', 'r');
-      const target = openSync(`/run/netns/${name}`, 'r');
-      try {
-        if (setns(target, CLONE_NEWNET) !== 0) throw new Error(`setns: errno ${koffi.errno()}`);
-        try {
-          return fn();
-        } finally {
-          if (setns(home, CLONE_NEWNET) !== 0) throw new Error(`setns back: errno ${koffi.errno()}`);
-        }
-      } finally {
-        closeSync(home);
-        closeSync(target);
-      }
-    },
+    inside: (fn) => insideNetns(name, fn),
     remove() {
       ip('netns', 'del', name);
       ip('netns', 'del', peer);
