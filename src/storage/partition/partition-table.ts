@@ -131,9 +131,41 @@ function mbrEntry(buf: DataView, slot: number, bootable: boolean, type: number, 
   buf.setUint32(o + 12, sectors, true);
 }
 
-/** Writes a fresh partition table (zeroing any old GPT areas) and returns it. */
+/** Writes a fresh partition table laid out by layoutPartitions. */
 export function writePartitionTable(dev: BlockDevice, scheme: 'mbr' | 'gpt', specs: readonly PartitionSpec[]): PartitionTable {
-  const parts = layoutPartitions(dev.size, scheme, specs);
+  return writePartitionLayout(dev, scheme, layoutPartitions(dev.size, scheme, specs));
+}
+
+export interface PlacedPartition extends PartitionSpec {
+  startBytes: number;
+}
+
+/** Checks a layout decided elsewhere (an install plan): sector-aligned, in order, on the disk. */
+export function placePartitions(diskBytes: number, scheme: 'mbr' | 'gpt', placed: readonly PlacedPartition[]): Partition[] {
+  if (scheme === 'mbr' && placed.length > 4) {
+    throw new TsvirtError(`${placed.length} partitions do not fit an MBR without logical partitions, which tsvirt does not support yet`, 'use a GPT disk');
+  }
+  const first = scheme === 'gpt' ? (2 + GPT_ENTRY_SECTORS) * SECTOR : SECTOR;
+  const end = scheme === 'gpt' ? diskBytes - (GPT_ENTRY_SECTORS + 1) * SECTOR : diskBytes;
+  let cursor = first;
+  return placed.map((p, i) => {
+    if (p.startBytes % SECTOR || p.sizeBytes % SECTOR || p.sizeBytes <= 0 || p.startBytes < cursor || p.startBytes + p.sizeBytes > end) {
+      throw new TsvirtError(`partition ${i + 1} at ${p.startBytes}+${p.sizeBytes} does not fit the ${diskBytes}-byte disk's ${scheme} layout`);
+    }
+    cursor = p.startBytes + p.sizeBytes;
+    return {
+      number: i + 1,
+      startBytes: p.startBytes,
+      sizeBytes: p.sizeBytes,
+      type: scheme === 'mbr' ? MBR_TYPE[p.kind].toString(16) : GPT_TYPE[p.kind],
+      bootable: p.bootable ?? false,
+      name: p.name,
+    };
+  });
+}
+
+/** Writes a fresh partition table for partitions already placed (zeroing old GPT areas). */
+export function writePartitionLayout(dev: BlockDevice, scheme: 'mbr' | 'gpt', parts: Partition[]): PartitionTable {
   const totalSectors = Math.floor(dev.size / SECTOR);
   const mbr = new Uint8Array(SECTOR);
   const mdv = new DataView(mbr.buffer);
