@@ -365,4 +365,44 @@ describe('virtio devices under hostile queues', () => {
       expect(r.fn.faults.guest).toBeGreaterThan(CASES_PER_TARGET / 3);
     });
   }
+
+  it('survives 20,000 random config-space and BAR accesses, then works again after a PCI reset', () => {
+    const rand = prng(0xc0f1);
+    const r = rig('blk');
+    r.drv.start(1);
+    const sizes = [1, 2, 4] as const;
+    let escaped = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const size = sizes[Math.floor(rand() * 3)];
+      const value = Math.floor(rand() * 2 ** 32);
+      try {
+        if (rand() < 0.3) {
+          const off = Math.floor(rand() * 0x1100) - 0x40; // past both ends of config space too
+          if (rand() < 0.5) r.fn.configRead(off, size);
+          else r.fn.configWrite(off, size, value);
+        } else {
+          // Anywhere in the BAR, mapped or not (the guest may have moved it meanwhile).
+          const off = Math.floor(rand() * 0x8000);
+          if (rand() < 0.5) r.fn.mmioRead(off, size);
+          else r.fn.mmioWrite(off, size, value);
+        }
+      } catch {
+        escaped++;
+      }
+    }
+    expect(escaped).toBe(0);
+    expect(r.counting.outside).toBe(0);
+    expect(r.fn.faults).toMatchObject({ memory: 0, internal: 0 });
+    // The machine's reset: everything back to power-on, then the driver probes again.
+    r.fn.reset();
+    r.ram.rewind();
+    const drv = new VirtioGuestDriver(r.fn, r.drv.bus, r.ram, { msix: true });
+    const [q] = drv.start(1);
+    const hdr = new Uint8Array(16); // IN, sector 0
+    const status = r.ram.alloc(1);
+    r.ram.mem.write8(status, 0xff);
+    q.add([{ addr: r.ram.put(hdr), len: 16 }, { addr: r.ram.alloc(512), len: 512, write: true }, { addr: status, len: 1, write: true }]);
+    q.kick();
+    expect(r.ram.mem.read8(status)).toBe(0);
+  });
 });

@@ -290,7 +290,8 @@ export class VirtioGuestDriver {
       const bar = f.configRead(at + 4, 1);
       const offset = f.configRead(at + 8, 4);
       const length = f.configRead(at + 12, 4);
-      if (bar !== 0 || offset + length > barSize) throw new Error('capability outside BAR0');
+      // Type 5 (PCI_CFG access) carries the driver's own window, not a structure.
+      if (type !== 5 && (bar !== 0 || offset + length > barSize)) throw new Error('capability outside BAR0');
       const addr = BAR_GPA + offset;
       if (type === 1 && caps.common === undefined) caps.common = addr;
       if (type === 3 && caps.isr === undefined) caps.isr = addr;
