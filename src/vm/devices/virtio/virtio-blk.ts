@@ -1,8 +1,8 @@
 // virtio-blk (virtio 1.2 §5.2) on a storage BlockDevice: one request queue; IN, OUT,
 // FLUSH, GET_ID, DISCARD and WRITE_ZEROES; VIRTIO_BLK_F_RO for read-only disks; the
 // disk's cache mode decides when writes reach stable storage (writeback: on FLUSH only;
-// every other mode: after each write, as QEMU's cache=none/directsync/writethrough
-// promise durability once the write completes).
+// none/directsync/writethrough: after each write, as QEMU promises durability once the
+// write completes for those; unsafe: never, FLUSH included, as QEMU's cache=unsafe).
 //
 // Requests are parsed without assuming how the driver split them into descriptors
 // (§2.6.4): the 16-byte header and discard segments are gathered from the readable
@@ -92,6 +92,7 @@ export class VirtioBlk implements VirtioDevice {
   private readonly config = new Uint8Array(BLK_CFG_SIZE);
   private readonly id = new Uint8Array(VIRTIO_BLK_ID_BYTES);
   private readonly flushEachWrite: boolean;
+  private readonly ignoreFlush: boolean;
   private readonly capacitySectors: number;
   private ctx: VirtioContext | null = null;
   private zeros: Uint8Array | null = null;
@@ -101,6 +102,7 @@ export class VirtioBlk implements VirtioDevice {
     this.readOnly = opts.readOnly === true || opts.device.readOnly;
     const cache = opts.cache ?? 'writeback';
     this.flushEachWrite = cache === 'none' || cache === 'directsync' || cache === 'writethrough';
+    this.ignoreFlush = cache === 'unsafe';
     // A partial last sector is not addressable, as with QEMU.
     this.capacitySectors = Math.floor(opts.device.size / VIRTIO_BLK_SECTOR_SIZE);
     let features = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE | VIRTIO_BLK_F_FLUSH;
@@ -181,7 +183,7 @@ export class VirtioBlk implements VirtioDevice {
       case VIRTIO_BLK_T_FLUSH:
         status = this.io(() => {
           this.stats.flushes++;
-          this.disk.flush();
+          if (!this.ignoreFlush) this.disk.flush();
         });
         break;
       case VIRTIO_BLK_T_GET_ID: {

@@ -160,9 +160,9 @@ describe('virtio-blk', () => {
     }
   });
 
-  it('flushes per write for cache=none/directsync/writethrough and only on FLUSH for writeback', () => {
+  it('flushes per write for cache=none/directsync/writethrough, only on FLUSH for writeback, never for unsafe', () => {
     const counts: Record<string, number[]> = {};
-    for (const cache of ['none', 'directsync', 'writethrough', 'writeback'] as const) {
+    for (const cache of ['none', 'directsync', 'writethrough', 'writeback', 'unsafe'] as const) {
       const { ram, q, disk } = setup({ cache });
       submit(ram, q, { type: VIRTIO_BLK_T_OUT, sector: 1n, out: pattern(512, 1) });
       submit(ram, q, { type: VIRTIO_BLK_T_OUT, sector: 2n, out: pattern(512, 2) });
@@ -171,7 +171,7 @@ describe('virtio-blk', () => {
       expect(ram.mem.read8(f.status)).toBe(VIRTIO_BLK_S_OK);
       counts[cache] = [afterWrites, disk.flushes];
     }
-    expect(counts).toEqual({ none: [2, 3], directsync: [2, 3], writethrough: [2, 3], writeback: [0, 1] });
+    expect(counts).toEqual({ none: [2, 3], directsync: [2, 3], writethrough: [2, 3], writeback: [0, 1], unsafe: [0, 0] });
   });
 
   it('offers VIRTIO_BLK_F_RO on a read-only disk and fails writes with IOERR without writing', () => {
