@@ -56,7 +56,10 @@ export function checkReportJson(r: CheckReport): Record<string, unknown> {
     filename: r.filename,
     format: r.format,
   };
-  if (r.allocatedClusters > 0) Object.assign(o, { 'allocated-clusters': r.allocatedClusters, 'fragmented-clusters': r.fragmentedClusters, 'compressed-clusters': r.compressedClusters });
+  // Like qemu-img, only the nonzero allocation counters are reported.
+  if (r.allocatedClusters > 0) o['allocated-clusters'] = r.allocatedClusters;
+  if (r.fragmentedClusters > 0) o['fragmented-clusters'] = r.fragmentedClusters;
+  if (r.compressedClusters > 0) o['compressed-clusters'] = r.compressedClusters;
   if (r.leaks > 0) o.leaks = r.leaks;
   if (r.corruptions > 0) o.corruptions = r.corruptions;
   if (r.leaksFixed > 0) o['leaks-fixed'] = r.leaksFixed;

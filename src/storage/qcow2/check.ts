@@ -114,6 +114,7 @@ function runCheck(path: string, repair: RepairMode | undefined, forceShare: bool
       reference(l2Off, cs, `L2 table ${i}`);
       copiedChecks.push({ cluster: l2Off / cs, copied: (hi & QCOW_OFLAG_COPIED_HI) !== 0, fix: { tableOffset: h.l1TableOffset, index: i, wantCopied: false }, what: `OFLAG_COPIED L2 cluster: l1_index=${i}` });
       file.readAt(l2, l2Off);
+      nextContiguous = -1; // QEMU counts fragmentation within each L2 table
       for (let j = 0; j < l2Entries; j++) {
         const eh = l2.readUInt32BE(j * 8);
         const el = l2.readUInt32BE(j * 8 + 4);
@@ -124,7 +125,6 @@ function runCheck(path: string, repair: RepairMode | undefined, forceShare: bool
           if (eh & QCOW_OFLAG_COPIED_HI) error(`compressed cluster at l1_index=${i} l2_index=${j} has OFLAG_COPIED set`);
           const range = compressedHostRange(decodeCompressed(eh, el, h.clusterBits));
           reference(range.start, range.len, `compressed cluster l1_index=${i} l2_index=${j}`);
-          nextContiguous = -1;
         } else if (kind === ClusterKind.Normal || kind === ClusterKind.ZeroAllocated) {
           const off = entryOffset(eh, el);
           r.allocatedClusters++;
@@ -159,8 +159,8 @@ function runCheck(path: string, repair: RepairMode | undefined, forceShare: bool
     const fixes: Array<{ cluster: number; value: number; leak: boolean }> = [];
     for (let c = 0; c < fileClusters; c++) {
       const want = counted[c];
-      if (want > 0) highest = c;
       const have = stored(c);
+      if (want > 0 || have > 0) highest = c; // qemu-img's "image end offset" counts leaks too
       if (have === want) continue;
       if (have < want) {
         error(`cluster ${c} refcount=${have} reference=${want}`);
