@@ -6,8 +6,8 @@
 // ordinary sockets to that address. Inbound port forwards listen on host sockets and open
 // TCP connections towards the guest.
 // Handles: Ethernet II, ARP (answers for .2 and .3, learns the guest MAC), IPv4 (checked
-// headers; fragments dropped), ICMP echo to .2/.3, UDP (per-flow host sockets), DHCP, TCP
-// (tcp-connection.ts). Every guest frame is checked field by field; a bad one is dropped and
+// headers, TTL spent like a router's; fragments dropped), ICMP echo to .2/.3, UDP
+// (per-flow host sockets), DHCP, DNS over UDP and TCP, TCP (tcp-connection.ts). Every guest frame is checked field by field; a bad one is dropped and
 // counted (NetCounters), nothing throws into the VMM.
 // Left out: IPv6, ICMP to other hosts, IP fragments, TFTP/BOOTP file serving, SMB, UDP
 // port forwards. Event-driven on the thread that creates it (the vCPU worker).
@@ -204,6 +204,8 @@ export class UserNetBackend implements NetBackend, TcpSink {
   private onIpv4(frame: Uint8Array): void {
     const ip = parseIpv4(frame, ETH_HEADER_BYTES);
     if (typeof ip === 'string') return this.counters.count(ip);
+    // RFC 1812 §5.3.1: what the NAT forwards (as a router would) needs TTL left to spend.
+    if (ip.ttl === 0 || (ip.ttl === 1 && !this.isLocal(ip.dst))) return this.counters.count('ipv4-ttl-expired');
     switch (ip.protocol) {
       case IPPROTO_UDP:
         return this.onUdp(ip);
@@ -291,9 +293,14 @@ export class UserNetBackend implements NetBackend, TcpSink {
       return this.resetFor(ip, seg);
     }
     let host: string;
+    let port = seg.dstPort;
     if (ip.dst === USER_NET_GATEWAY) host = this.hostLoopback;
-    else {
-      const target = ip.dst === USER_NET_DNS ? { reason: 'tcp-dns-unsupported' } : this.externalTarget(ip.dst);
+    else if (ip.dst === USER_NET_DNS && seg.dstPort === DNS_PORT && this.dnsUpstream) {
+      // DNS over TCP (RFC 7766), used when an answer does not fit UDP, goes upstream too.
+      host = this.dnsUpstream.address;
+      port = this.dnsUpstream.port;
+    } else {
+      const target = ip.dst === USER_NET_DNS ? { reason: 'tcp-dns-address-other-port' } : this.externalTarget(ip.dst);
       if (typeof target !== 'string') {
         this.counters.count(target.reason);
         return this.resetFor(ip, seg);
@@ -304,7 +311,6 @@ export class UserNetBackend implements NetBackend, TcpSink {
       this.counters.count('tcp-too-many-connections');
       return this.resetFor(ip, seg);
     }
-    const port = seg.dstPort;
     conn = TcpConnection.fromGuestSyn(key, seg, ip.dst, this, this.tuning, randomInt(0, 0x1_0000_0000),
       () => net.connect({ host, port, allowHalfOpen: true, noDelay: true }));
     this.tcp.set(key, conn);
@@ -321,6 +327,11 @@ export class UserNetBackend implements NetBackend, TcpSink {
       ident: this.nextIdent(), seq: hasAck ? seg.ack : 0, ack: (seg.seq + segLen) >>> 0,
       flags: hasAck ? TCP_RST : TCP_RST | TCP_ACK, window: 0,
     }, null));
+  }
+
+  /** Addresses the NAT answers itself (TTL is not spent reaching them). */
+  private isLocal(dst: number): boolean {
+    return dst === USER_NET_GATEWAY || dst === USER_NET_DNS || dst === 0xffff_ffff || dst === (USER_NET_NETWORK | ~USER_NET_NETMASK) >>> 0;
   }
 
   /** Where a guest packet to `dst` goes on the host, or why it goes nowhere. */

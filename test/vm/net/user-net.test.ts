@@ -5,7 +5,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { internetChecksum } from '../../../src/vm/net/checksum.js';
 import { ManualTimers } from '../../../src/vm/net/net-timers.js';
+import { buildUdpFrame } from '../../../src/vm/net/udp.js';
 import { TCP_ACK, TCP_RST } from '../../../src/vm/net/tcp-segment.js';
 import {
   USER_NET_DNS, USER_NET_GATEWAY, USER_NET_GATEWAY_MAC, USER_NET_GUEST, UserNetBackend, type UserNetOptions,
@@ -13,7 +15,7 @@ import {
 import {
   bigBody, DNS_ANSWER, dnsQuery, startDnsServer, startEchoServer, startHttpServer, startUdpEcho, type Closable,
 } from './support/loopback-servers.js';
-import { TestGuest, type GuestTcpSocket } from './support/test-guest.js';
+import { GUEST_MAC, TestGuest, type GuestTcpSocket } from './support/test-guest.js';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -90,6 +92,27 @@ describe('user-mode NAT: link and addressing', () => {
   });
 });
 
+describe('user-mode NAT: IPv4', () => {
+  it('spends TTL like a router: TTL 1 reaches the gateway but is not forwarded', async () => {
+    const { nat, guest } = await boot();
+    const withTtl = (f: Uint8Array, ttl: number) => {
+      f[22] = ttl;
+      f[24] = f[25] = 0;
+      const sum = internetChecksum(f, 14, 34);
+      f[24] = sum >> 8;
+      f[25] = sum & 0xff;
+      return f;
+    };
+    const base = { dstMac: USER_NET_GATEWAY_MAC, srcMac: GUEST_MAC, src: USER_NET_GUEST, ident: 7 };
+    guest.sendFrame(withTtl(buildUdpFrame({ ...base, dst: 0xc0000201, srcPort: 7001, dstPort: 9 }, Buffer.from('x')), 1));
+    expect(nat.counters.get('ipv4-ttl-expired')).toBe(1);
+    expect(nat.udpFlowCount).toBe(0);
+    const echo = track(await startUdpEcho());
+    guest.sendFrame(withTtl(buildUdpFrame({ ...base, dst: USER_NET_GATEWAY, srcPort: 7002, dstPort: echo.port }, Buffer.from('y')), 1));
+    expect(Buffer.from((await guest.recvUdp(7002)).payload).toString()).toBe('echo:y');
+  });
+});
+
 describe('user-mode NAT: UDP and DNS', () => {
   it('relays DNS queries to 10.0.2.3 to the upstream resolver and the answer back', async () => {
     const dns = track(await startDnsServer());
@@ -116,6 +139,18 @@ describe('user-mode NAT: UDP and DNS', () => {
     guest.sendUdp(5353, USER_NET_DNS, 53, dnsQuery(1, 'example.test'));
     await expect(guest.recvUdp(5353, 200)).rejects.toThrow();
     expect(nat.counters.get('dns-no-upstream')).toBe(1);
+  });
+
+  it('relays DNS over TCP to the upstream resolver', async () => {
+    const upstream = track(await startEchoServer());
+    const { guest } = await boot({ dnsUpstream: { address: '127.0.0.1', port: upstream.port } });
+    const s = guest.connect(USER_NET_DNS, 53);
+    await s.connected();
+    s.write(Buffer.from('\x00\x05query'));
+    await s.until(() => s.receivedBytes === 7, 'the echoed query');
+    expect(s.body().toString()).toBe('\x00\x05query');
+    const other = guest.connect(USER_NET_DNS, 80);
+    await expect(other.connected()).rejects.toThrow(/reset/);
   });
 
   it('maps UDP to 10.0.2.2:PORT onto 127.0.0.1:PORT and replies back', async () => {
