@@ -185,10 +185,10 @@ export class Virtqueue {
     this.avail = avail;
     this.used = used;
     this.visited = new Uint8Array(n);
-    // A fresh ring starts at the indices the driver initialised (normally 0).
-    this.lastAvail = this.mem.read16(avail + 2);
-    this.usedIdx = this.mem.read16(used + 2);
-    this.signalledUsed = this.usedIdx;
+    // §2.7.6, §2.7.8: both rings' indices start at 0 when a queue is set up.
+    this.lastAvail = 0;
+    this.usedIdx = 0;
+    this.signalledUsed = 0;
     this.enabled = true;
   }
 
