@@ -1,0 +1,167 @@
+// The front-end's library entry: argv in, the install plan out — the Domain of each
+// phase, the disks to create, the media to fetch, warnings — and what tsvirt-install
+// prints for --print-xml, --dry-run, --help, --version and --osinfo list. Checks the host
+// only by reading (file existence, /dev/kvm, /proc/cpuinfo); it creates nothing.
+// Running the install itself belongs to the integration of src/install, src/storage and
+// src/vm and is refused here, before anything is created.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { TsvirtError } from '../lib/errors.js';
+import { buildInstall, type BuiltInstall, type PlannedDisk, type MediaPlan, type ResolvedBootMedia } from './build-domain.js';
+import { defaultBootDir, defaultImageDir } from './disk-paths.js';
+import { formatInstallHelp } from './help.js';
+import type { Domain } from './model.js';
+import { parseInstallArgv, type InstallSpecs } from './options/install-options.js';
+import type { LocationSpec } from './options/location.js';
+import { formatOsVariantList, loadOsVariants } from './os-variants.js';
+import { detectVirtType, probeHostVirt, type HostVirtFacts } from './virt-type.js';
+import { renderDomainXml } from './xml/render.js';
+
+export interface PlanEnv {
+  readonly cwd: string;
+  readonly uid: number;
+  readonly home: string;
+  readonly xdgDataHome?: string;
+  readonly xdgCacheHome?: string;
+  /** Host facts for the kvm/qemu decision; probed from /dev/kvm and /proc/cpuinfo when absent. */
+  readonly host?: HostVirtFacts;
+  readonly fileExists?: (path: string) => boolean;
+  readonly isDirectory?: (path: string) => boolean;
+  readonly uuid?: () => string;
+  readonly random?: (n: number) => Uint8Array;
+  readonly resolveLocation?: (location: LocationSpec) => ResolvedBootMedia;
+}
+
+/** What --dry-run reports: everything that would be created or fetched, nothing done. */
+export interface DryRunPlan {
+  readonly name: string;
+  readonly osVariant: string;
+  readonly virtType: Domain['type'];
+  readonly memoryMiB: number;
+  readonly vcpus: number;
+  readonly disksToCreate: readonly PlannedDisk[];
+  readonly existingDisks: readonly string[];
+  readonly media: MediaPlan;
+  readonly reboot: boolean;
+}
+
+export interface InstallPlan {
+  readonly specs: InstallSpecs;
+  /** The domain as it is defined after the install (the single source of truth later layers use). */
+  readonly domain: Domain;
+  readonly installPhase?: Domain;
+  readonly finalPhase: Domain;
+  readonly dryRunPlan: DryRunPlan;
+  readonly warnings: readonly string[];
+}
+
+/** The process environment a real tsvirt-install run uses. */
+export function processPlanEnv(): PlanEnv {
+  return {
+    cwd: process.cwd(),
+    uid: process.getuid?.() ?? 1000,
+    home: process.env.HOME ?? '/',
+    xdgDataHome: process.env.XDG_DATA_HOME,
+    xdgCacheHome: process.env.XDG_CACHE_HOME,
+  };
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function build(specs: InstallSpecs, env: PlanEnv): BuiltInstall {
+  const virtType = detectVirtType(env.host ?? probeHostVirt(), specs.virtType);
+  return buildInstall(specs, {
+    virtType,
+    cwd: env.cwd,
+    imageDir: defaultImageDir(env),
+    bootDir: defaultBootDir(env),
+    fileExists: env.fileExists ?? existsSync,
+    isDirectory: env.isDirectory ?? isDir,
+    uuid: env.uuid ?? randomUUID,
+    random: env.random ?? ((n) => randomBytes(n)),
+    resolveLocation: env.resolveLocation,
+  }, loadOsVariants());
+}
+
+function toPlan(specs: InstallSpecs, built: BuiltInstall): InstallPlan {
+  const d = built.finalPhase;
+  const created = new Set(built.disksToCreate.map((p) => p.path));
+  return {
+    specs,
+    domain: d,
+    installPhase: built.installPhase,
+    finalPhase: d,
+    warnings: built.warnings,
+    dryRunPlan: {
+      name: d.name,
+      osVariant: built.variant.id,
+      virtType: d.type,
+      memoryMiB: d.currentMemoryKiB / 1024,
+      vcpus: d.vcpusCurrent,
+      disksToCreate: built.disksToCreate,
+      existingDisks: d.devices.disks.flatMap((x) => (x.sourcePath !== undefined && !created.has(x.sourcePath) ? [x.sourcePath] : [])),
+      media: built.media,
+      reboot: !specs.noreboot,
+    },
+  };
+}
+
+/** Parses argv and builds the install plan; throws TsvirtError for the user's mistakes. */
+export function planFromArgv(argv: readonly string[], env: PlanEnv): InstallPlan {
+  const specs = parseInstallArgv(argv);
+  return toPlan(specs, build(specs, env));
+}
+
+/** The documents --print-xml prints: both phases of an install, or the one of --import/--boot. */
+export function printXmlDocuments(plan: InstallPlan, step: 'all' | 1 | 2): string[] {
+  const phases = plan.installPhase ? [plan.installPhase, plan.finalPhase] : [plan.finalPhase];
+  if (step === 'all') return phases.map(renderDomainXml);
+  if (step > phases.length) {
+    throw new TsvirtError(`--print-xml ${step}: this install has only ${phases.length} step`, 'use --print-xml or --print-xml 1');
+  }
+  return [renderDomainXml(phases[step - 1])];
+}
+
+export function formatDryRunPlan(p: DryRunPlan): string {
+  const lines = [`Dry run: guest ${p.name} (os ${p.osVariant}, ${p.virtType}), ${p.memoryMiB} MiB memory, ${p.vcpus} vCPU${p.vcpus === 1 ? '' : 's'}`];
+  for (const d of p.disksToCreate) {
+    const backing = d.backingStore ? `, backing ${d.backingStore}${d.backingFormat ? ` (${d.backingFormat})` : ''}` : '';
+    lines.push(`Would create disk ${d.path} (${d.format}, ${d.sizeGiB} GiB, ${d.sparse ? 'sparse' : 'preallocated'}${backing})`);
+  }
+  for (const path of p.existingDisks) lines.push(`Would use existing image ${path}`);
+  const m = p.media;
+  if (m.location) lines.push(`Install tree: ${m.location.location}`);
+  if (m.kernel) lines.push(`Would fetch kernel ${m.kernel.from} to ${m.kernel.to}`);
+  if (m.initrd) lines.push(`Would fetch initrd ${m.initrd.from} to ${m.initrd.to}`);
+  if (m.extraArgs !== undefined) lines.push(`Extra kernel arguments: ${m.extraArgs}`);
+  for (const f of m.injectFiles) lines.push(`Would inject ${f} into the initrd`);
+  if (m.cdrom) lines.push(`Would boot the install from cdrom ${m.cdrom}`);
+  if (m.method === 'pxe') lines.push('Would boot the install from the network (PXE)');
+  if (m.method === 'import') lines.push('Would boot the existing disk (no install phase)');
+  if (m.method !== 'import' && m.method !== 'boot') lines.push(p.reboot ? 'Would boot the installed system afterwards' : 'Would stop after the install (--noreboot)');
+  lines.push('Dry run completed successfully');
+  return `${lines.join('\n')}\n`;
+}
+
+export interface FrontEndOutput {
+  readonly stdout: string;
+  readonly warnings: readonly string[];
+}
+
+/** Everything tsvirt-install does today, as text: the command prints it. */
+export function runInstallFrontEnd(argv: readonly string[], env: PlanEnv, version: string): FrontEndOutput {
+  const specs = parseInstallArgv(argv);
+  if (specs.help) return { stdout: formatInstallHelp(), warnings: [] };
+  if (specs.version) return { stdout: `${version}\n`, warnings: [] };
+  if (specs.osVariant?.kind === 'list') return { stdout: `${formatOsVariantList()}\n`, warnings: [] };
+  const plan = toPlan(specs, build(specs, env));
+  if (specs.printXml !== undefined) return { stdout: printXmlDocuments(plan, specs.printXml).join(''), warnings: plan.warnings };
+  if (specs.dryRun) return { stdout: specs.quiet ? '' : formatDryRunPlan(plan.dryRunPlan), warnings: plan.warnings };
+  throw new TsvirtError('running the install on the VM core is not supported yet', 'use --print-xml or --dry-run for now; nothing was created');
+}

@@ -1,0 +1,249 @@
+// Parses libvirt domain XML back into a Domain: tsvirt's own output (render → parse →
+// render is the identity) and the subset of virt-install's output tsvirt models, for the
+// later `tsvirt define`. Elements tsvirt does not model (controllers, channels, input,
+// sound, video, memballoon, redirdev, pm, emulator, vmport) are skipped; constructs it
+// cannot represent faithfully (non-file disks, other interface or character device types,
+// another domain type) are the user's error. The document is untrusted: every value is
+// checked before it becomes part of the Domain.
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { TsvirtError } from '../../lib/errors.js';
+import {
+  DEFAULT_LIFECYCLE, DISK_CACHES, NIC_MODELS, BOOT_DEVICES, type BootDevice, type CharDevice, type ClockTimer,
+  type Cpu, type Disk, type DiskBus, type DiskCache, type DiskDevice, type DiskFormat, type Domain, type Graphics,
+  type LifecycleAction, type MachineType, type NetworkInterface, type NicModel, type Rng, type VirtType,
+} from '../model.js';
+
+type Node = Record<string, unknown>;
+
+const REPEATED = new Set(['disk', 'interface', 'serial', 'console', 'graphics', 'rng', 'boot', 'timer', 'controller', 'channel', 'input', 'redirdev', 'video', 'sound', 'domain']);
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: true,
+  processEntities: true,
+  isArray: (name) => REPEATED.has(name),
+});
+
+function bad(what: string): never {
+  throw new TsvirtError(`domain XML: ${what}`, 'fix the XML or define the domain with tsvirt-install');
+}
+
+function node(v: unknown): Node {
+  if (v === '' || v === undefined) return {};
+  if (typeof v === 'string') return { '#text': v };
+  return v as Node;
+}
+function textOf(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') return v;
+  const t = (v as Node)['#text'];
+  return t === undefined ? '' : String(t);
+}
+function attr(n: Node, name: string): string | undefined {
+  const v = n[`@_${name}`];
+  return v === undefined ? undefined : String(v);
+}
+function list(v: unknown): Node[] {
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map(node);
+}
+function oneOfValue<T extends string>(what: string, v: string | undefined, allowed: readonly T[]): T {
+  if (v === undefined || !(allowed as readonly string[]).includes(v)) bad(`${what} '${v ?? ''}' is not supported (${allowed.join(', ')})`);
+  return v as T;
+}
+function positiveInt(what: string, v: string | undefined): number {
+  if (v === undefined || !/^\d+$/.test(v.trim()) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) bad(`${what} '${v ?? ''}' is not a positive integer`);
+  return Number(v);
+}
+
+/** libvirt memory units (formatdomain "Memory Allocation"); KiB by default. */
+const UNIT_KIB: Readonly<Record<string, number>> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, KiB: 1, KB: 1000 / 1024, M: 1024, MiB: 1024, MB: 1e6 / 1024, G: 1024 ** 2, GiB: 1024 ** 2, GB: 1e9 / 1024 };
+
+function memory(what: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = node(v);
+  const unit = attr(n, 'unit') ?? 'KiB';
+  const factor = UNIT_KIB[unit];
+  if (factor === undefined) bad(`${what} unit '${unit}' is not supported`);
+  const kib = positiveInt(what, textOf(v)) * factor;
+  if (!Number.isInteger(kib)) bad(`${what} is not a whole number of KiB`);
+  return kib;
+}
+
+function machineOf(m: string | undefined): MachineType {
+  if (m === undefined || m === 'pc' || m.startsWith('pc-i440fx')) return 'pc';
+  if (m === 'q35' || m.startsWith('pc-q35')) return 'q35';
+  return bad(`machine '${m}' is not supported (q35, pc)`);
+}
+
+function parseDisk(n: Node): Disk {
+  if (attr(n, 'type') !== 'file') bad(`disk type '${attr(n, 'type') ?? ''}' is not supported (file)`);
+  const device = oneOfValue<DiskDevice>('disk device', attr(n, 'device') ?? 'disk', ['disk', 'cdrom', 'floppy']);
+  const driver = node(n.driver);
+  const target = node(n.target);
+  const dev = attr(target, 'dev');
+  if (dev === undefined || !/^(vd|sd|hd|fd)[a-z]{1,3}$/.test(dev)) bad(`disk target dev '${dev ?? ''}' is not supported`);
+  const bus = oneOfValue<DiskBus>('disk bus', attr(target, 'bus') ?? (dev.startsWith('vd') ? 'virtio' : dev.startsWith('hd') ? 'ide' : dev.startsWith('fd') ? 'fdc' : 'scsi'), ['virtio', 'sata', 'scsi', 'ide', 'fdc']);
+  const format = attr(driver, 'type');
+  const cache = attr(driver, 'cache');
+  const discard = attr(driver, 'discard');
+  const source = n.source === undefined ? undefined : attr(node(n.source), 'file');
+  if (source !== undefined && !source.startsWith('/')) bad(`disk source '${source}' is not an absolute path`);
+  const boot = list(n.boot)[0];
+  const serial = textOf(n.serial);
+  return {
+    device,
+    sourcePath: source,
+    format: format === undefined ? undefined : oneOfValue<DiskFormat>('disk format', format, ['raw', 'qcow2']),
+    bus,
+    targetDev: dev,
+    readonly: n.readonly !== undefined,
+    shareable: n.shareable !== undefined,
+    cache: cache === undefined ? undefined : oneOfValue<DiskCache>('disk cache', cache, DISK_CACHES),
+    discardUnmap: discard === 'unmap',
+    serial,
+    bootOrder: boot === undefined ? undefined : positiveInt('disk boot order', attr(boot, 'order')),
+  };
+}
+
+function parseInterface(n: Node): NetworkInterface {
+  const type = oneOfValue<NetworkInterface['type']>('interface type', attr(n, 'type'), ['user', 'bridge', 'network']);
+  const src = node(n.source);
+  const source = type === 'bridge' ? attr(src, 'bridge') : type === 'network' ? attr(src, 'network') : undefined;
+  if (type !== 'user' && source === undefined) bad(`interface of type ${type} has no source ${type}`);
+  const mac = attr(node(n.mac), 'address')?.toLowerCase();
+  if (mac === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) bad(`interface MAC '${mac ?? ''}' is missing or invalid`);
+  const model = n.model === undefined ? 'virtio' : oneOfValue<NicModel>('interface model', attr(node(n.model), 'type'), NIC_MODELS);
+  const boot = list(n.boot)[0];
+  return { type, source, mac, model, bootOrder: boot === undefined ? undefined : positiveInt('interface boot order', attr(boot, 'order')) };
+}
+
+function parseChar(tag: string, n: Node): CharDevice {
+  const type = oneOfValue<CharDevice['type']>(`${tag} type`, attr(n, 'type'), ['pty', 'file']);
+  if (type === 'pty') return { type };
+  const path = attr(node(n.source), 'path');
+  if (path === undefined || !path.startsWith('/')) bad(`${tag} of type file needs an absolute source path`);
+  return { type, path };
+}
+
+function lifecycle(v: unknown, fallback: LifecycleAction): LifecycleAction {
+  const t = textOf(v);
+  return t === undefined ? fallback : oneOfValue<LifecycleAction>('lifecycle action', t, ['destroy', 'restart', 'preserve', 'rename-restart']);
+}
+
+function parseTimer(n: Node): ClockTimer {
+  const name = oneOfValue<ClockTimer['name']>('clock timer', attr(n, 'name'), ['rtc', 'pit', 'hpet']);
+  const tick = attr(n, 'tickpolicy');
+  const present = attr(n, 'present');
+  return {
+    name,
+    ...(tick === undefined ? {} : { tickpolicy: oneOfValue<'catchup' | 'delay'>('timer tickpolicy', tick, ['catchup', 'delay']) }),
+    ...(present === undefined ? {} : { present: present === 'yes' }),
+  };
+}
+
+function parseCpu(v: unknown): Cpu | undefined {
+  if (v === undefined) return undefined;
+  const n = node(v);
+  const mode = attr(n, 'mode');
+  const topo = n.topology === undefined ? undefined : node(n.topology);
+  const model = textOf(n.model);
+  return {
+    mode: mode === undefined ? (model !== undefined ? 'custom' : undefined) : oneOfValue<'host-passthrough' | 'host-model' | 'custom'>('cpu mode', mode, ['host-passthrough', 'host-model', 'custom']),
+    ...(model === undefined ? {} : { model }),
+    ...(topo === undefined ? {} : {
+      topology: {
+        sockets: positiveInt('cpu sockets', attr(topo, 'sockets')),
+        dies: attr(topo, 'dies') === undefined ? 1 : positiveInt('cpu dies', attr(topo, 'dies')),
+        cores: positiveInt('cpu cores', attr(topo, 'cores')),
+        threads: positiveInt('cpu threads', attr(topo, 'threads')),
+      },
+    }),
+  };
+}
+
+function parseDomainNode(d: Node): Domain {
+  const type = oneOfValue<VirtType>('domain type', attr(d, 'type'), ['kvm', 'qemu']);
+  const name = textOf(d.name);
+  if (!name) bad('no <name>');
+  const uuid = textOf(d.uuid);
+  if (uuid === undefined || !/^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(uuid)) bad(`<uuid> '${uuid ?? ''}' is missing or invalid`);
+  const meta = node(node(d.metadata)['libosinfo:libosinfo']);
+  const osinfo = meta['libosinfo:os'] === undefined ? undefined : attr(node(meta['libosinfo:os']), 'id');
+  const memoryKiB = memory('<memory>', d.memory) ?? bad('no <memory>');
+  const currentMemoryKiB = memory('<currentMemory>', d.currentMemory) ?? memoryKiB;
+  const vcpuNode = node(list(d.vcpu)[0] ?? d.vcpu);
+  const vcpusMax = positiveInt('<vcpu>', textOf(d.vcpu));
+  const vcpusCurrent = attr(vcpuNode, 'current') === undefined ? vcpusMax : positiveInt('<vcpu current>', attr(vcpuNode, 'current'));
+  const os = node(d.os);
+  const osType = node(os.type);
+  if (textOf(os.type) !== 'hvm') bad(`os type '${textOf(os.type) ?? ''}' is not supported (hvm)`);
+  const features = node(d.features);
+  const clock = node(d.clock);
+  const devices = node(d.devices);
+  const rng: Rng[] = list(devices.rng).map((r) => {
+    if (attr(r, 'model') !== 'virtio' || textOf(r.backend) !== '/dev/urandom') bad('only a virtio rng fed from /dev/urandom is supported');
+    return { model: 'virtio', backendPath: '/dev/urandom' };
+  });
+  const graphics: Graphics[] = list(devices.graphics).map((g) => ({ type: oneOfValue<Graphics['type']>('graphics type', attr(g, 'type'), ['vnc', 'spice']) }));
+  const kernel = textOf(os.kernel);
+  const initrd = textOf(os.initrd);
+  const cmdline = textOf(os.cmdline);
+  return {
+    type,
+    name,
+    uuid,
+    ...(osinfo === undefined ? {} : { osinfo }),
+    memoryKiB,
+    currentMemoryKiB,
+    vcpusMax,
+    vcpusCurrent,
+    cpu: parseCpu(d.cpu),
+    os: {
+      type: 'hvm',
+      arch: oneOfValue('os arch', attr(osType, 'arch') ?? 'x86_64', ['x86_64', 'i686'] as const),
+      machine: machineOf(attr(osType, 'machine')),
+      ...(kernel === undefined ? {} : { kernel }),
+      ...(initrd === undefined ? {} : { initrd }),
+      ...(cmdline === undefined ? {} : { cmdline }),
+      bootOrder: list(os.boot).map((b) => oneOfValue<BootDevice>('boot dev', attr(b, 'dev'), BOOT_DEVICES)),
+    },
+    features: { acpi: features.acpi !== undefined, apic: features.apic !== undefined, pae: features.pae !== undefined },
+    clock: { offset: oneOfValue('clock offset', attr(clock, 'offset') ?? 'utc', ['utc', 'localtime'] as const), timers: list(clock.timer).map(parseTimer) },
+    lifecycle: {
+      onPoweroff: lifecycle(d.on_poweroff, DEFAULT_LIFECYCLE.onPoweroff),
+      onReboot: lifecycle(d.on_reboot, DEFAULT_LIFECYCLE.onReboot),
+      onCrash: lifecycle(d.on_crash, DEFAULT_LIFECYCLE.onCrash),
+    },
+    devices: {
+      disks: list(devices.disk).map(parseDisk),
+      interfaces: list(devices.interface).map(parseInterface),
+      serials: list(devices.serial).map((s) => parseChar('serial', s)),
+      consoles: list(devices.console).map((c) => parseChar('console', c)),
+      graphics,
+      rng,
+    },
+  };
+}
+
+/** Parses one or more concatenated <domain> documents (virt-install prints two for an install). */
+export function parseDomainXmlDocuments(xml: string): Domain[] {
+  const docs = xml.split(/(?<=<\/domain>)/).map((s) => s.trim()).filter((s) => s !== '');
+  return docs.map((doc) => {
+    const valid = XMLValidator.validate(doc);
+    if (valid !== true) bad(`not well-formed: ${valid.err.msg} (line ${valid.err.line})`);
+    const tree = parser.parse(doc) as Node;
+    const domains = list(tree.domain);
+    if (domains.length !== 1) bad('expected one <domain> root element');
+    return parseDomainNode(domains[0]);
+  });
+}
+
+export function parseDomainXml(xml: string): Domain {
+  const docs = parseDomainXmlDocuments(xml);
+  if (docs.length !== 1) bad(`expected one <domain> document, found ${docs.length}`);
+  return docs[0];
+}
