@@ -131,7 +131,7 @@ export class Cpu extends Mmu implements Vcpu {
     }
     let off = i.disp;
     if (asize === 4) {
-      if (i.base >= 0) off += this.lo[i.base];
+      if (i.base >= 0) off += i.base === BASE_RIP ? this.nextRip : this.lo[i.base];
       if (i.index >= 0) off += this.lo[i.index] << i.scale;
       off >>>= 0;
     } else {

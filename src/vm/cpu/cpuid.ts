@@ -2,9 +2,9 @@
 // family-6 Intel-style processor that advertises exactly what this interpreter
 // implements, plus a hypervisor leaf (0x40000000, "TsvirtTsvirt") and the TSC frequency
 // (leaves 0x15/0x16 and 0x40000010) so the kernel does not calibrate.
-// Advertised: FPU PSE TSC MSR PAE CX8 APIC CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2 PGE,
+// Advertised: FPU PSE TSC MSR PAE CX8 APIC SEP CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2 PGE,
 // CX16, hypervisor; ERMS/FSRM (fast REP MOVSB); SYSCALL NX 1G pages RDTSCP LM LAHF_LM;
-// invariant TSC. Not advertised (not implemented): VME DE MCE MCA MTRR SEP DS ACPI SS HTT
+// invariant TSC. Not advertised (not implemented): VME DE MCE MCA MTRR DS ACPI SS HTT
 // TM PBE, SSE3 and later SIMD, POPCNT, MOVBE, XSAVE/AVX, x2APIC, TSC-deadline, PCID,
 // FSGSBASE, SMEP/SMAP, RDRAND, BMI, ARCH_CAPABILITIES, monitor/mwait.
 
@@ -18,7 +18,7 @@ const BRAND = 'tsvirt software x86-64 CPU';
 const SIGNATURE = (0x3 << 16) | (6 << 8) | (0xa << 4) | 9;
 
 export const CPUID1_EDX =
-  (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 13) | (1 << 15) |
+  (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 11) | (1 << 13) | (1 << 15) |
   (1 << 16) | (1 << 17) | (1 << 19) | (1 << 23) | (1 << 24) | (1 << 25) | (1 << 26);
 export const CPUID1_ECX = (1 << 13) | (1 << 31);
 export const CPUID7_EBX = 1 << 9; // ERMS

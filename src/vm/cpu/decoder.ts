@@ -31,9 +31,10 @@ function parseOperands(operands: string): { modrm: boolean; byteOp: boolean; imm
   const imms: number[] = [];
   for (const o of ops) {
     const kind = o[0], size = o.slice(1);
-    if ('EGMRSCDVWUNPQ'.includes(kind) && o.length > 1 && o !== 'DX') modrm = true;
-    if (o === 'AL' || o === 'CL') { if (o === 'AL') hasB = true; continue; }
+    if (o === 'AL') { hasB = true; continue; }
+    if (o === 'CL' || o === 'DX') continue;
     if (o === 'rAX' || o === 'eAX') { hasV = true; continue; }
+    if ('EGMRSCDVWUNPQ'.includes(kind)) modrm = true;
     if (kind === 'I' || kind === 'J') {
       if (o === 'I1') continue;
       imms.push(kind === 'J' ? (size === 'b' ? IMM_B : IMM_JZ)
@@ -76,7 +77,12 @@ function buildTable(specs: readonly OpcodeSpec[]): void {
     const e = makeEntry(s);
     if (s.group) {
       e.modrm = true;
-      e.group = s.group.map((g) => (g ? makeEntry({ d64: s.d64, f64: s.f64, ...g }, s.operands) : undefined));
+      e.group = s.group.map((g) => {
+        if (!g) return undefined;
+        const ge = makeEntry({ d64: s.d64, f64: s.f64, ...g }, s.operands);
+        ge.modrm = true;
+        return ge;
+      });
     }
     const idx = map * 1024 + op * 4 + prefixSlot(s.prefix);
     if (TABLE[idx]) throw new Error(`opcode table: duplicate entry for ${s.mnemonic} 0x${s.opcode.toString(16)}`);

@@ -213,7 +213,9 @@ function shiftCount(c: Cpu, i: Insn): number {
 export function shiftGroup(c: Cpu, i: Insn): void {
   const n = shiftCount(c, i);
   const a = c.rdE(i), ah = c.th;
-  if (n === 0) return;
+  // A count of 0 changes nothing, but a 32-bit register destination is still written
+  // (zero-extended to 64 bits).
+  if (n === 0) { if (i.osize === 4 && i.rm >= 0) c.hi[i.rm] = 0; return; }
   const s = i.osize;
   if (s === 8) { shift64(c, i, n, a, ah); return; }
   const w = s * 8, m = SIZE_MASK[s], sign = SIZE_SIGN[s];
@@ -320,7 +322,7 @@ export function shiftDouble(c: Cpu, i: Insn): void {
   const byCl = i.opcode === 0x0fa5 || i.opcode === 0x0fad;
   const n = (byCl ? c.lo[1] : i.imm) & (s === 8 ? 0x3f : 0x1f);
   const a = c.rdE(i), ah = c.th;
-  if (n === 0) return;
+  if (n === 0) { if (s === 4 && i.rm >= 0) c.hi[i.rm] = 0; return; }
   const left = i.opcode === 0x0fa4 || i.opcode === 0x0fa5;
   const w = BigInt(s * 8), bn = BigInt(n);
   const M = (1n << w) - 1n;

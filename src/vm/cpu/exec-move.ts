@@ -6,7 +6,7 @@
 import type { Cpu } from './cpu.js';
 import { CpuFault, Vector } from './fault.js';
 import { AF, CF, DF, PF, SF, ZF } from './flags.js';
-import type { Insn } from './insn.js';
+import { BASE_RIP, type Insn } from './insn.js';
 import { CS, SS } from './state.js';
 
 const TWO32 = 4294967296;
@@ -69,6 +69,25 @@ export function movMoffs(c: Cpu, i: Insn): void {
 /** LEA Gv,M (8D). */
 export function lea(c: Cpu, i: Insn): void {
   if (i.rm >= 0) throw new CpuFault(Vector.UD);
+  if (i.asize === 8) {
+    // Exact 64-bit arithmetic on halves: LEA is integer arithmetic to compilers.
+    let lo = i.disp, hi = 0;
+    if (i.base === BASE_RIP) {
+      const r = c.nextRip;
+      lo += r % TWO32; hi += Math.floor(r / TWO32);
+    } else if (i.base >= 0) { lo += c.lo[i.base] >>> 0; hi += c.hi[i.base]; }
+    if (i.index >= 0) {
+      const x = c.lo[i.index] >>> 0, sc = i.scale;
+      lo += (x << sc) >>> 0;
+      hi += sc === 0 ? c.hi[i.index] : (c.hi[i.index] << sc) | (x >>> (32 - sc));
+    }
+    const carry = Math.floor(lo / TWO32);
+    lo = lo - carry * TWO32;
+    hi = (hi + carry) | 0;
+    if (i.osize === 8) c.writeReg(8, i.reg, lo, hi);
+    else c.writeReg(i.osize, i.reg, i.osize === 4 ? lo >>> 0 : lo & 0xffff);
+    return;
+  }
   // The offset only: no segment base (compute with the segment stripped).
   const seg = i.seg;
   i.seg = 3;
@@ -289,7 +308,7 @@ export function bitTest(c: Cpu, i: Insn): void {
   else off = s === 4 ? c.lo[i.reg] : (c.lo[i.reg] << 16) >> 16;
   let v: number, vh = 0, lin = 0;
   if (i.rm >= 0) {
-    off = ((off % bits) + bits) % bits;
+    off = immForm ? off : c.lo[i.reg] & (bits - 1);
     v = c.readReg(s, i.rm); vh = c.th;
   } else {
     lin = c.ea(i);

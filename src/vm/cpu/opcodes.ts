@@ -32,6 +32,8 @@ export interface GroupEntry {
   operands?: string;
   exec?: Handler;
   sub?: number;
+  d64?: boolean;
+  f64?: boolean;
 }
 
 export interface OpcodeSpec {
@@ -198,9 +200,9 @@ function one(): OpcodeSpec[] {
   t.push({
     opcode: 0xff, mnemonic: 'grp5', operands: 'Ev', group: [
       { mnemonic: 'inc', exec: incDecE, sub: 0 }, { mnemonic: 'dec', exec: incDecE, sub: 1 },
-      { mnemonic: 'call', exec: callE }, { mnemonic: 'call far', operands: 'Mp', exec: callFar },
-      { mnemonic: 'jmp', exec: jmpE }, { mnemonic: 'jmp far', operands: 'Mp', exec: jmpFar },
-      { mnemonic: 'push', exec: pushE }, undefined,
+      { mnemonic: 'call', exec: callE, f64: true }, { mnemonic: 'call far', operands: 'Mp', exec: callFar },
+      { mnemonic: 'jmp', exec: jmpE, f64: true }, { mnemonic: 'jmp far', operands: 'Mp', exec: jmpFar },
+      { mnemonic: 'push', exec: pushE, d64: true }, undefined,
     ],
   });
   return t;
