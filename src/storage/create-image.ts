@@ -38,8 +38,13 @@ export interface CreatedImage {
   sizeBytes: number;
   /** True when the file did not exist before this call. */
   createdFile: boolean;
-  dev: number;
-  ino: number;
+  /** Identity of the file this call produced (device, inode, birth time in ns). */
+  identity: string;
+}
+
+/** Device, inode and birth time: an inode number alone is reused when a file is replaced. */
+export function fileIdentityOf(st: fs.BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.birthtimeNs}`;
 }
 
 /** `-o key=value,...` of qemu-img create, as a partial CreateImageOptions. */
@@ -150,9 +155,8 @@ export function createImage(o: CreateImageOptions): CreatedImage {
     lock.release();
     lock = undefined;
     if (o.format === 'qcow2') finishQcow2(o.path, sizeBytes, prealloc);
-    const st = fs.fstatSync(fd);
     ok = true;
-    return { path: o.path, format: o.format, sizeBytes, createdFile, dev: st.dev, ino: st.ino };
+    return { path: o.path, format: o.format, sizeBytes, createdFile, identity: fileIdentityOf(fs.fstatSync(fd, { bigint: true })) };
   } finally {
     lock?.release();
     fs.closeSync(fd);

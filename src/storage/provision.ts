@@ -1,13 +1,13 @@
 // Creating the disks an install needs (the install flow's step 5, ARCHITECTURE.md):
 // all-or-nothing, never overwriting an existing file unless forced, and returning a
 // handle whose removeCreated() deletes exactly the files this call created — checked
-// by device and inode, so a file someone put at the same path since is left alone. The
+// by device, inode and birth time, so a file someone put at the same path since is left alone. The
 // install command calls removeCreated() when the install fails or on SIGINT/SIGTERM;
 // it is synchronous so a signal handler can run it.
 import fs from 'node:fs';
 import nodePath from 'node:path';
 import { TsvirtError } from '../lib/errors.js';
-import { type CreatedImage, type Preallocation, createImage } from './create-image.js';
+import { type CreatedImage, type Preallocation, createImage, fileIdentityOf } from './create-image.js';
 import type { ImageFormat } from './open-image.js';
 
 export interface DiskToCreate {
@@ -56,8 +56,7 @@ export function provisionDisks(disks: readonly DiskToCreate[], opts: { force?: b
       const gone: string[] = [];
       for (const m of mine) {
         try {
-          const st = fs.lstatSync(m.path);
-          if (st.dev !== m.dev || st.ino !== m.ino) continue; // replaced since: not ours any more
+          if (fileIdentityOf(fs.lstatSync(m.path, { bigint: true })) !== m.identity) continue; // replaced since: not ours any more
           fs.unlinkSync(m.path);
           gone.push(m.path);
         } catch { /* already gone */ }
