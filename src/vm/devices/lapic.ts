@@ -8,7 +8,7 @@
 // CPUID), the CMCI LVT, SMI and remote read.
 
 import type { AccessSize, MmioDevice } from '../bus.js';
-import type { VirtualClock } from '../clock.js';
+import { TSC_HZ, type VirtualClock } from '../clock.js';
 import type { InterruptAcceptor } from '../irq.js';
 import {
   DELIVERY_EXTINT,
@@ -75,7 +75,10 @@ export interface LapicWiring {
   timerHz?: number;
 }
 
-export const LAPIC_TIMER_HZ = 1_000_000_000; // 1 ns per tick, like KVM's APIC bus
+// The timer runs at the core crystal frequency the CPU reports in CPUID leaf 0x15 (ECX,
+// = TSC_HZ here): Linux's native_calibrate_tsc() then sets lapic_timer_period from it and
+// skips calibrating the LAPIC timer, so the two must agree.
+export const LAPIC_TIMER_HZ = TSC_HZ;
 
 export class Lapic implements MmioDevice, InterruptAcceptor, ApicEndpoint, TimerSource {
   private id: number;

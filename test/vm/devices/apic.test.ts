@@ -16,7 +16,7 @@ function system(cpus = 1) {
   let ioapic: Ioapic | undefined;
   const lapics = Array.from({ length: cpus }, (_, i) => {
     const l = new Lapic(i, {
-      apicBus: bus, clock, pic: i === 0 ? pic : undefined,
+      apicBus: bus, clock, pic: i === 0 ? pic : undefined, timerHz: 1e9,
       onLevelEoi: (v) => ioapic!.eoi(v),
       onInit: () => events.push(`init${i}`),
       onStartup: (v) => events.push(`sipi${i}:${v.toString(16)}`),

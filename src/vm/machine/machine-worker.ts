@@ -1,0 +1,47 @@
+// The vCPU thread (ARCHITECTURE.md "Threads"): builds the whole machine (CPU, devices,
+// kernel) from a MachineConfig and runs it, exchanging only bytes and small messages with
+// the main thread, which owns the terminal. Guest reboots restart the machine here when
+// the config says on_reboot=restart.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import type { MachineConfig, MachineResult } from './machine-config.js';
+import { createMachine, type PcMachine } from './pc-machine.js';
+
+export type ToWorker = { type: 'input'; bytes: Uint8Array } | { type: 'stop' };
+export type FromWorker =
+  | { type: 'serial'; bytes: Uint8Array }
+  | { type: 'exit'; result: MachineResult }
+  | { type: 'failed'; message: string; name: string; hint?: string; stack?: string };
+
+async function main(config: MachineConfig): Promise<MachineResult> {
+  const port = parentPort!;
+  let machine: PcMachine | undefined;
+  let stopped = false;
+  port.on('message', (msg: ToWorker) => {
+    if (msg.type === 'input') machine?.feedSerial(msg.bytes);
+    else if (msg.type === 'stop') {
+      stopped = true;
+      machine?.stop();
+    }
+  });
+  const started = performance.now();
+  for (;;) {
+    machine = await createMachine(config, { onSerial: (bytes) => port.postMessage({ type: 'serial', bytes } satisfies FromWorker) });
+    if (stopped) machine.stop();
+    const left = config.timeoutMs === undefined ? undefined : Math.max(0, config.timeoutMs - (performance.now() - started));
+    const result = await machine.run({ timeoutMs: left });
+    if (result.kind === 'reset' && config.onReboot === 'restart' && !stopped) continue;
+    return result;
+  }
+}
+
+if (parentPort) {
+  main(workerData as MachineConfig).then(
+    (result) => parentPort!.postMessage({ type: 'exit', result } satisfies FromWorker),
+    (err: unknown) => {
+      const e = err instanceof Error ? err : new Error(String(err));
+      const hint = (e as { hint?: string }).hint;
+      parentPort!.postMessage({ type: 'failed', message: e.message, name: e.name, hint, stack: e.stack } satisfies FromWorker);
+    },
+  );
+}
