@@ -414,6 +414,22 @@ const STACK: Array<[string, string]> = [
 ];
 for (const [name, asm] of STACK) add({ name, group: 'stack', asm, mem: true, shape: stackShape });
 
+// ---- NOP and hint forms compilers and kernels emit, fences, non-temporal stores
+const MISC: Array<[string, string, boolean]> = [
+  ['nop (90)', 'nop', false],
+  ['xchg ax, ax (66 90)', '.byte 0x66, 0x90', false],
+  ['nop r/m32 (0F 1F /0)', 'nop dword ptr [rax+rax*1+0x0]', false],
+  ['nopw cs:[rax+rax] (66 2E 0F 1F 84)', '.byte 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0, 0, 0, 0, 0', false],
+  ['endbr64 (a hint NOP without CET)', 'endbr64', false],
+  ['pause', 'pause', false],
+  ['cld/std', 'std; mov eax, 1; cld', false],
+  ['mfence/lfence/sfence', 'mfence; lfence; sfence', false],
+  ['prefetcht0/prefetchnta', 'prefetcht0 [r15+0x40]; prefetchnta [r15]', true],
+  ['clflush', 'clflush [r15+0x40]', true],
+  ['movnti m32/m64', 'movnti dword ptr [r15+0x44], ebx; movnti qword ptr [r15+0x48], rcx', true],
+];
+for (const [name, asm, mem] of MISC) add({ name, group: 'misc', asm, mem, shape: mem ? memShape : undefined, weight: 0.5 });
+
 // ---- SSE2 as gcc-built user space (busybox) uses it
 const sse = 'sse2';
 const SSE_OPS: Array<[string, string, Undef?]> = [

@@ -41,7 +41,7 @@ export function defineDiffSuite(title: string, groups: readonly string[]): void 
           appendFileSync(file, `${summary}\n\n`);
         }
         expect(unexpected.map((o) => `${o.form.name}: ${o.example?.split('\n')[0]}`)).toEqual([]);
-      });
+      }, 600_000); // CPU time is a few seconds per group; the margin is for a loaded machine
     }
   });
 }

@@ -9,22 +9,25 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { TSC_HZ } from '../../../../src/vm/clock.js';
 import { loadCpuFactory } from '../support/cpu-factory.js';
-import { BOOT_ADDRESS, runGuestProgram, TEST_PASS, type GuestRun } from '../support/guest-machine.js';
+import { BOOT_ADDRESS, runGuestProgram, TEST_PASS, type GuestEntry, type GuestRun } from '../support/guest-machine.js';
 import { runOnQemu } from '../support/qemu-reference.js';
-import { assemble } from '../support/toolchain.js';
+import { assemble, type Assembled } from '../support/toolchain.js';
 
 const GUEST_DIR = fileURLToPath(new URL('.', import.meta.url));
 const PROGRAMS = ['mode-switch.S', 'paging.S', 'gp-selector.S', 'int-iretq.S', 'syscall.S', 'cpuid.S', 'div-zero.S', 'triple-fault.S'];
 
-function build(name: string): Uint8Array {
+function build(name: string): Assembled {
   const source = readFileSync(`${GUEST_DIR}/${name}`, 'utf8');
-  return assemble(source, { bits: 64, baseAddress: BOOT_ADDRESS, includeDir: GUEST_DIR }).bytes;
+  return assemble(source, { bits: 64, baseAddress: BOOT_ADDRESS, includeDir: GUEST_DIR });
 }
 
-async function run(name: string): Promise<GuestRun> {
+async function run(name: string, entry: GuestEntry = 'real-mode'): Promise<GuestRun> {
   const factory = await loadCpuFactory();
-  return runGuestProgram(factory, build(name));
+  return runGuestProgram(factory, build(name), entry);
 }
+
+/** What boot.inc prints before test_main: R(eal) P(rotected) L(ong), or L alone when entered in long mode. */
+const BOOT_TRACE: Record<GuestEntry, string> = { 'real-mode': 'RPL', 'long-mode': 'L' };
 
 function describeRun(r: GuestRun): string {
   const code = r.results.map((v) => `0x${v.toString(16)}`).join(',');
@@ -47,7 +50,7 @@ describe('guest programs on QEMU TCG (the reference)', () => {
   };
   for (const name of PROGRAMS) {
     it(`${name} passes on QEMU`, () => {
-      const r = runOnQemu(build(name));
+      const r = runOnQemu(build(name).bytes);
       if (name === 'triple-fault.S') {
         expect(r).toEqual({ result: undefined, console: 'RPLT' });
       } else if (name in QEMU_DEPARTURES) {
@@ -61,45 +64,48 @@ describe('guest programs on QEMU TCG (the reference)', () => {
 });
 
 describe('guest programs on the software CPU', () => {
-
   it('switches real mode -> protected mode -> long mode and visits compatibility mode', async () => {
     const r = await run('mode-switch.S');
     expectPass(r);
     expect(r.console).toBe('RPLM');
   });
 
-  it('pages with 4 levels: #PF with CR2 and error code fixed up and resumed, NX, WP, A/D bits, INVLPG, 1 GiB pages', async () => {
-    expectPass(await run('paging.S'));
-  });
+  for (const entry of ['real-mode', 'long-mode'] as const) {
+    describe(`entered in ${entry}`, () => {
+      it('pages with 4 levels: #PF with CR2 and error code fixed up and resumed, NX, WP, A/D bits, INVLPG, 1 GiB pages', async () => {
+        expectPass(await run('paging.S', entry));
+      });
 
-  it('raises #GP/#NP with the selector as error code for bad segment loads', async () => {
-    expectPass(await run('gp-selector.S'));
-  });
+      it('raises #GP/#NP with the selector as error code for bad segment loads', async () => {
+        expectPass(await run('gp-selector.S', entry));
+      });
 
-  it('delivers INT n from ring 3 through IST and RSP0 stacks and returns with IRETQ', async () => {
-    expectPass(await run('int-iretq.S'));
-  });
+      it('delivers INT n from ring 3 through IST and RSP0 stacks and returns with IRETQ', async () => {
+        expectPass(await run('int-iretq.S', entry));
+      });
 
-  it('round-trips SYSCALL/SYSRET with STAR, LSTAR and SFMASK', async () => {
-    expectPass(await run('syscall.S'));
-  });
+      it('round-trips SYSCALL/SYSRET with STAR, LSTAR and SFMASK', async () => {
+        expectPass(await run('syscall.S', entry));
+      });
 
-  it('raises #DE for divide by zero and quotient overflow, with RIP at the DIV', async () => {
-    expectPass(await run('div-zero.S'));
-  });
+      it('raises #DE for divide by zero and quotient overflow, with RIP at the DIV', async () => {
+        expectPass(await run('div-zero.S', entry));
+      });
 
-  it('reports an undeliverable fault as a triple-fault exit', async () => {
-    const r = await run('triple-fault.S');
-    expect(r.console).toBe('RPLT');
-    expect(r.results).toEqual([]);
-    expect(r.exit.kind).toBe('triple-fault');
-  });
+      it('reports an undeliverable fault as a triple-fault exit', async () => {
+        const r = await run('triple-fault.S', entry);
+        expect({ console: r.console, results: r.results, exit: r.exit.kind }).toEqual({
+          console: `${BOOT_TRACE[entry]}T`, results: [], exit: 'triple-fault',
+        });
+      });
+    });
+  }
 
   it('describes a coherent CPU through CPUID (vendor, features used here, hypervisor leaf with the TSC frequency)', async () => {
-    const r = await run('cpuid.S');
+    const r = await run('cpuid.S', 'long-mode');
     expectPass(r);
     const leaves = new Map<string, number[]>();
-    for (const line of r.console.slice(3).trim().split('\n')) {
+    for (const line of r.console.slice(BOOT_TRACE['long-mode'].length).trim().split('\n')) {
       const [key, ...regs] = line.split(' ');
       const [leaf, sub] = key.split('.').map((h) => parseInt(h, 16));
       leaves.set(`${leaf.toString(16)}.${sub}`, regs.map((h) => parseInt(h, 16)));

@@ -3,7 +3,10 @@
 // port (0xF4, a 32-bit write: 0x600D = pass, anything else a failure code), and one
 // software CPU. The program is a flat binary loaded at 0x7C00 and entered in real mode
 // with CS=0 (a BIOS hands a boot sector over that way); reset() gives every other
-// register its power-on value (SDM Vol. 3A §9.1.1).
+// register its power-on value (SDM Vol. 3A §9.1.1). A second entry, 'long-mode', skips
+// the program's real- and protected-mode start-up: it builds the same page tables and
+// segment state boot.inc would have built and starts at its `lm64` label, so that the
+// system-level checks still say something when the mode switch itself is broken.
 // Leaves out: interrupt controllers, timers, firmware.
 
 import { IoBus, type AccessSize, type PioDevice } from '../../../../src/vm/bus.js';
@@ -11,6 +14,8 @@ import { ManualClock } from '../../../../src/vm/clock.js';
 import { BufferGuestMemory } from '../../../../src/vm/memory.js';
 import type { RegisterDump, VcpuExit } from '../../../../src/vm/vcpu.js';
 import type { CpuFactory, TestCpu } from './cpu-factory.js';
+import { CODE64_DPL0, DATA_DPL0, segmentCache } from './descriptors.js';
+import type { Assembled } from './toolchain.js';
 
 export const DEBUG_CONSOLE_PORT = 0xe9;
 export const TEST_RESULT_PORT = 0xf4;
@@ -47,7 +52,23 @@ export interface GuestRun {
   instructions: number;
 }
 
-export function runGuestProgram(factory: CpuFactory, program: Uint8Array, maxInstructions = 50_000_000): GuestRun {
+export type GuestEntry = 'real-mode' | 'long-mode';
+
+// boot.inc's fixed layout (see its header).
+const PML4_ADDR = 0x10_0000;
+const PDPT_ADDR = 0x10_1000;
+const PD_ADDR = 0x10_2000;
+const SEL_KCODE = 0x10;
+const SEL_KDATA = 0x18;
+const GDT_LIMIT = 0x4f;
+
+export function runGuestProgram(
+  factory: CpuFactory,
+  assembled: Assembled,
+  entry: GuestEntry = 'real-mode',
+  maxInstructions = 50_000_000,
+): GuestRun {
+  const program = assembled.bytes;
   const mem = BufferGuestMemory.allocate(RAM_BYTES);
   const bus = new IoBus();
   const console = new DebugConsole();
@@ -57,11 +78,38 @@ export function runGuestProgram(factory: CpuFactory, program: Uint8Array, maxIns
   mem.slice(BOOT_ADDRESS, program.length).set(program);
   const cpu: TestCpu = factory({ mem, bus, clock: new ManualClock() });
   cpu.reset();
-  cpu.setRegisters({
-    cs: { selector: 0, base: 0n, limit: 0xffff, attrs: 0x9b },
-    rip: BigInt(BOOT_ADDRESS),
-    rflags: 2n,
-  });
+  if (entry === 'real-mode') {
+    cpu.setRegisters({
+      cs: { selector: 0, base: 0n, limit: 0xffff, attrs: 0x9b },
+      rip: BigInt(BOOT_ADDRESS),
+      rflags: 2n,
+    });
+  } else {
+    const symbol = (name: string) => {
+      const v = assembled.symbols.get(name);
+      if (v === undefined) throw new Error(`guest program has no symbol ${name}`);
+      return v;
+    };
+    // What boot.inc's 32-bit part builds: PML4[0] -> PDPT[0] -> PD mapping 8 MiB with
+    // 2 MiB user/writable pages.
+    mem.slice(PML4_ADDR, 0x3000).fill(0);
+    mem.write64(PML4_ADDR, BigInt(PDPT_ADDR | 7));
+    mem.write64(PDPT_ADDR, BigInt(PD_ADDR | 7));
+    for (let i = 0; i < 4; i++) mem.write64(PD_ADDR + 8 * i, BigInt(i * 0x20_0000 + 0x87));
+    const data = segmentCache(SEL_KDATA, DATA_DPL0);
+    cpu.setRegisters({
+      cs: segmentCache(SEL_KCODE, CODE64_DPL0),
+      ds: data, es: data, ss: data,
+      gdt: { base: BigInt(symbol('gdt')), limit: GDT_LIMIT },
+      cr0: 0x8001_0011n, // PE | ET | WP | PG
+      cr3: BigInt(PML4_ADDR),
+      cr4: 0x620n, // PAE | OSFXSR | OSXMMEXCPT
+      efer: 0xd01n, // SCE | LME | LMA | NXE
+      rip: BigInt(symbol('lm64')),
+      rsp: 0x9_0000n,
+      rflags: 2n,
+    });
+  }
   let exit: VcpuExit = { kind: 'budget' };
   let ran = 0;
   const slice = 1_000_000;
