@@ -15,7 +15,10 @@ export interface OptionSpec {
   readonly choices?: readonly string[];
   readonly required?: boolean;
   readonly aliases?: readonly string[];
-  readonly deprecated?: boolean;
+  /** Accepted with a warning; a string says what to use instead. */
+  readonly deprecated?: boolean | string;
+  /** Alternative spellings accepted with a warning (pykickstart: KickstartDeprecationWarning). */
+  readonly deprecatedAliases?: readonly string[];
   readonly removed?: boolean;
   /** Smallest value an int option accepts. */
   readonly min?: number;
@@ -118,8 +121,17 @@ const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'timezone', singleton: true, args: { min: 0, max: 1, what: 'timezone' },
-    options: { utc: alias(flag, 'isUtc'), nontp: { ...flag, deprecated: true }, ntpservers: { ...list, deprecated: true } },
-    check: (c) => (c.args.length === 0 && !has(c, 'ntpservers') ? ['timezone requires a timezone argument'] : []),
+    // pykickstart F25+: the zone is optional when an option is given; F32 deprecates
+    // --isUtc, F33 --nontp and --ntpservers (replaced by timesource).
+    options: {
+      utc: { ...flag, aliases: ['isUtc'], deprecatedAliases: ['isUtc'] },
+      nontp: { ...flag, deprecated: 'use timesource --ntp-disable' },
+      ntpservers: { ...list, deprecated: 'use timesource --ntp-server, once per server' },
+    },
+    check: (c) => [
+      ...(c.args.length === 0 && Object.keys(c.options).length === 0 ? ['At least one option and/or an argument are expected for the timezone command'] : []),
+      ...(has(c, 'nontp') && has(c, 'ntpservers') ? ['Options --nontp and --ntpservers are mutually exclusive'] : []),
+    ],
   },
   { name: 'timesource', options: { 'ntp-server': str, 'ntp-pool': str, 'ntp-disable': flag, nts: flag } },
   // Users and security.
@@ -280,8 +292,9 @@ const COMMANDS: readonly CommandSpec[] = [
   { name: 'rhsm', singleton: true, freeform: true },
   { name: 'syspurpose', singleton: true, freeform: true },
   { name: 'hmc', singleton: true, freeform: true },
-  // Removed from current syntax (pykickstart raises an error) and deprecated ones (a warning).
-  ...['install', 'upgrade', 'interactive', 'method', 'mouse', 'langsupport', 'lilo', 'lilocheck', 'monitor', 'key', 'auth', 'authconfig', 'device', 'deviceprobe', 'dmraid', 'multipath', 'autostep']
+  // Commands the current handler (pykickstart F43) maps to RemovedCommand: an error.
+  // Older ones it no longer maps at all (mouse, lilo, upgrade, ...) are unknown commands.
+  ...['install', 'method', 'auth', 'authconfig', 'autostep', 'device', 'deviceprobe', 'dmraid', 'multipath']
     .map((name): CommandSpec => ({ name, status: 'removed', freeform: true })),
 ];
 

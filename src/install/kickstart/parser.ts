@@ -252,7 +252,8 @@ class KickstartParser {
         if (o.kind !== 'flag' && value === undefined && i + 1 < words.length && !words[i + 1].startsWith('--')) i++;
         continue;
       }
-      if (o.deprecated) this.warn(at, `${who}: the ${name} option is deprecated`);
+      if (o.deprecated) this.warn(at, `${who}: the ${name} option is deprecated${typeof o.deprecated === 'string' ? `; ${o.deprecated}` : ''}`);
+      if (o.deprecatedAliases?.includes(name.slice(2))) this.warn(at, `${who}: the ${name} option is deprecated; use its alias --${found.canonical}`);
       if (o.kind === 'flag') {
         if (value !== undefined) this.error(at, `${who}: option ${name} does not take a value`);
         options[found.canonical] = true;
