@@ -14,6 +14,7 @@ let work: string;
 let rrIso: string;
 let jolietIso: string;
 let plainIso: string;
+let debianIso: string;
 
 function mkiso(out: string, dir: string, flags: string[]): void {
   execFileSync('xorriso', ['-as', 'mkisofs', ...flags, '-V', 'TSVIRT_TEST', '-o', out, dir], { stdio: 'pipe' });
@@ -34,6 +35,12 @@ beforeAll(() => {
   writeTreeFile(plain, 'BOOT/INITRD.IMG', INITRD);
   plainIso = join(work, 'plain.iso');
   mkiso(plainIso, plain, ['--norock']);
+  const deb = join(work, 'debian');
+  writeTreeFile(deb, '.disk/info', 'Debian GNU/Linux 12.8.0 "Bookworm" - Official amd64 NETINST with firmware 20241109-11:04');
+  writeTreeFile(deb, 'install.amd/vmlinuz', KERNEL);
+  writeTreeFile(deb, 'install.amd/initrd.gz', INITRD);
+  debianIso = join(work, 'debian.iso');
+  mkiso(debianIso, deb, ['-R', '-J']);
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -81,6 +88,15 @@ describe('Iso9660Image', () => {
     expect(readFileSync(viaJoliet.initrd, 'utf8')).toBe(INITRD);
     const override = await resolveLocation(`${plainIso},kernel=boot/vmlinuz,initrd=boot/initrd.img`, fetcher);
     expect(readFileSync(override.kernel, 'utf8')).toBe(KERNEL);
+  });
+
+  it('resolves a Debian netinst-style ISO (.disk/info, install.amd/)', async () => {
+    const tree = await resolveLocation(debianIso, createFetcher({ cacheDir: join(work, 'cache') }));
+    expect(tree.family).toBe('debian');
+    expect(tree.version).toBe('12.8.0');
+    expect(tree.kernelArgs).toEqual([]);
+    expect(readFileSync(tree.kernel, 'utf8')).toBe(KERNEL);
+    expect(readFileSync(tree.initrd, 'utf8')).toBe(INITRD);
   });
 
   it('fails clearly on a truncated image', async () => {
