@@ -14,7 +14,7 @@ import { runOnQemu } from '../support/qemu-reference.js';
 import { assemble, type Assembled } from '../support/toolchain.js';
 
 const GUEST_DIR = fileURLToPath(new URL('.', import.meta.url));
-const PROGRAMS = ['mode-switch.S', 'paging.S', 'gp-selector.S', 'int-iretq.S', 'syscall.S', 'cpuid.S', 'div-zero.S', 'triple-fault.S'];
+const PROGRAMS = ['mode-switch.S', 'legacy-modes.S', 'paging.S', 'gp-selector.S', 'int-iretq.S', 'syscall.S', 'cpuid.S', 'div-zero.S', 'triple-fault.S'];
 
 function build(name: string): Assembled {
   const source = readFileSync(`${GUEST_DIR}/${name}`, 'utf8');
@@ -51,7 +51,9 @@ describe('guest programs on QEMU TCG (the reference)', () => {
   for (const name of PROGRAMS) {
     it(`${name} passes on QEMU`, () => {
       const r = runOnQemu(build(name).bytes);
-      if (name === 'triple-fault.S') {
+      if (name === 'legacy-modes.S') {
+        expect(r).toEqual({ result: TEST_PASS & 0x7f, console: 'RP' });
+      } else if (name === 'triple-fault.S') {
         expect(r).toEqual({ result: undefined, console: 'RPLT' });
       } else if (name in QEMU_DEPARTURES) {
         expect(r.console).toBe(`RPL${QEMU_DEPARTURES[name]}`);
@@ -68,6 +70,12 @@ describe('guest programs on the software CPU', () => {
     const r = await run('mode-switch.S');
     expectPass(r);
     expect(r.console).toBe('RPLM');
+  });
+
+  it('runs real-mode INT n and #DE through the IVT, 32-bit paging (PSE, PAE with NX) with #PF fix-ups', async () => {
+    const r = await run('legacy-modes.S');
+    expectPass(r);
+    expect(r.console).toBe('RP');
   });
 
   for (const entry of ['real-mode', 'long-mode'] as const) {
