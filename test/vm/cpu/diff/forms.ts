@@ -365,6 +365,11 @@ for (const size of SIZES) {
   add({ name: `mov m${size}, r${size}`, group: g5, asm: `mov ${m(size, 0x3, true)}, ${reg('rbp', size)}`, mem: true, shape: memShape });
   add({ name: `mov r${size}, m${size}`, group: g5, asm: `mov ${reg('rbp', size)}, ${m(size, 0x5)}`, mem: true, shape: memShape });
 }
+// GS.base = DATA_VA on both sides: segment-override addressing as per-CPU kernel data uses it.
+add({ name: 'mov r64, gs:[d32]', group: g5, asm: 'mov rax, qword ptr gs:[0x18]', mem: true });
+add({ name: 'add gs:[b+i*8+d8], r32', group: g5, asm: 'add dword ptr gs:[rsi*8+0x20], ecx', mem: true, shape: setReg('rsi', (rng) => BigInt(rng.below(8))) });
+add({ name: 'inc gs:[d32] (per-CPU counter)', group: g5, asm: 'inc qword ptr gs:[0x30]', mem: true });
+add({ name: 'mov r8, gs:[r15] (register base plus GS.base)', group: g5, asm: 'mov al, byte ptr gs:[r15]', mem: true, shape: setReg('r15', (rng) => BigInt(rng.below(0x100))) });
 add({ name: 'mov r64, imm64', group: g5, asm: 'movabs r11, 0x8123456789abcdef' });
 add({ name: 'mov m64, imm32 (sign-extended)', group: g5, asm: `mov ${m(64, 0x20)}, -5`, mem: true, shape: memShape });
 add({ name: 'mov al, moffs64', group: g5, asm: `movabs al, [${DATA_VA + 0x44}]`, mem: true });

@@ -9,6 +9,8 @@
  * and DF only: AC would turn misaligned accesses into SIGBUS, TF into SIGTRAP) and
  * XMM0-XMM3 from the state block at STATE_VA, jumps to the snippet, and the snippet's
  * trailer (jmp [rip+0]) returns to an epilogue that stores them all back.
+ * GS.base is DATA_VA on both sides (ARCH_SET_GS here; glibc uses FS for TLS, not GS), so
+ * GS-prefixed operands address the data buffer.
  * A fault inside the snippet (#DE, #UD, #GP...) arrives as a signal; the handler reports
  * the architectural vector (REG_TRAPNO), the faulting RIP and the registers at the fault.
  *
@@ -28,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/prctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -219,6 +223,10 @@ int main(void) {
   map_fixed(DATA_VA, DATA_MAP_BYTES, PROT_READ | PROT_WRITE);
   map_fixed(STATE_VA, 0x1000, PROT_READ | PROT_WRITE);
   map_fixed(CODE_VA, CODE_MAP_BYTES, PROT_READ | PROT_WRITE | PROT_EXEC);
+  if (syscall(SYS_arch_prctl, ARCH_SET_GS, DATA_VA) != 0) {
+    fprintf(stderr, "native-runner: cannot set the GS base\n");
+    return 2;
+  }
 
   static uint8_t altstack[1 << 16];
   stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};

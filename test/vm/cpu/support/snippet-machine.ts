@@ -135,7 +135,7 @@ export class SnippetMachine {
       cs: segmentCache(SEL_CODE, CODE64_DPL0),
       ds: data, es: data, ss: data,
       fs: { ...data, selector: 0 },
-      gs: { ...data, selector: 0 },
+      gs: { ...data, selector: 0, base: BigInt(DATA_VA) }, // as the native runner's ARCH_SET_GS
       tr: { selector: SEL_TSS, base: BigInt(TSS_GPA), limit: 0x67, attrs: 0x8b },
       ldtr: { selector: 0, base: 0n, limit: 0, attrs: 0 },
       gdt: { base: BigInt(GDT_GPA), limit: 0x27 },
