@@ -22,6 +22,7 @@ const FLAG_MULTI_EXTENT = 0x80;
 const MAX_DIRECTORY_BYTES = 16 * 1024 * 1024;
 const MAX_CONTINUATIONS = 32;
 const MAX_PATH_DEPTH = 64;
+const EXTRACT_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export interface IsoEntry {
   readonly name: string;
@@ -154,6 +155,31 @@ export class Iso9660Image {
     if (entry.isDirectory) throw new TsvirtError(`${this.label}: ${path} is a directory`);
     if (entry.sizeBytes > maxBytes) throw new TsvirtError(`${this.label}: ${path} is larger than ${maxBytes} bytes`);
     return new Uint8Array(await readExtent(this.fh, entry.extent, entry.sizeBytes, this.label, this.imageBytes));
+  }
+
+  /**
+   * Copies a file out of the image in chunks (large kernels, initrds and root images
+   * never sit whole in memory), handing each chunk to `onChunk` (e.g. a hash) too.
+   */
+  async extractTo(path: string, dest: string, onChunk?: (chunk: Uint8Array) => void): Promise<number> {
+    const entry = await this.lookup(path);
+    if (!entry) throw new TsvirtError(`${this.label}: no file ${path} in the image`);
+    if (entry.isDirectory) throw new TsvirtError(`${this.label}: ${path} is a directory`);
+    const start = entry.extent * ISO_SECTOR_BYTES;
+    if (start + entry.sizeBytes > this.imageBytes) throw truncated(this.label);
+    const out = await open(dest, 'w');
+    try {
+      for (let done = 0; done < entry.sizeBytes; ) {
+        const n = Math.min(EXTRACT_CHUNK_BYTES, entry.sizeBytes - done);
+        const chunk = await readAt(this.fh, start + done, n);
+        onChunk?.(chunk);
+        await out.write(chunk);
+        done += n;
+      }
+    } finally {
+      await out.close();
+    }
+    return entry.sizeBytes;
   }
 
   private sameName(a: string, b: string): boolean {

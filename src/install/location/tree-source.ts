@@ -2,11 +2,10 @@
 // and its cache) or a local ISO9660 image (read with the TypeScript reader and extracted
 // into the cache). Every path is tree-relative and checked not to leave the tree.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TsvirtError } from '../../lib/errors.js';
 import type { Checksum } from '../fetch/checksum.js';
-import { hashBytes } from '../fetch/checksum.js';
 import { classifySource, type Fetcher } from '../fetch/fetcher.js';
 import { Iso9660Image } from '../iso9660/iso9660-image.js';
 import { treeRelativePath } from './location-spec.js';
@@ -105,18 +104,17 @@ class IsoTreeSource implements TreeSource {
 
   async materialize(path: string, checksum?: Checksum): Promise<string> {
     const rel = treeRelativePath(path);
-    const bytes = await this.image.readFile(rel);
+    await mkdir(this.extractDir, { recursive: true });
+    const out = join(this.extractDir, rel.replaceAll('/', '__'));
+    const hash = checksum ? createHash(checksum.algorithm) : undefined;
+    await this.image.extractTo(rel, `${out}.tmp`, (chunk) => hash?.update(chunk));
     if (checksum) {
-      const actual = hashBytes(bytes, checksum.algorithm);
+      const actual = hash!.digest('hex');
       if (actual !== checksum.hex) {
+        await rm(`${out}.tmp`, { force: true });
         throw new TsvirtError(`${checksum.algorithm} checksum mismatch for ${this.describe(rel)}: expected ${checksum.hex}, got ${actual}`);
       }
     }
-    await mkdir(this.extractDir, { recursive: true });
-    const out = join(this.extractDir, rel.replaceAll('/', '__'));
-    const existing = await readFile(out).catch(() => undefined);
-    if (existing && Buffer.compare(existing, Buffer.from(bytes)) === 0) return out;
-    await writeFile(`${out}.tmp`, bytes);
     await rename(`${out}.tmp`, out);
     return out;
   }

@@ -1,6 +1,6 @@
 // The ISO9660 reader on images built by Debian's xorriso, and on hostile images.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeSync, closeSync, readSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeSync, closeSync, readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,18 @@ describe('Iso9660Image', () => {
     expect(tree.kernelArgs).toEqual([]);
     expect(readFileSync(tree.kernel, 'utf8')).toBe(KERNEL);
     expect(readFileSync(tree.initrd, 'utf8')).toBe(INITRD);
+  });
+
+  it('verifies .treeinfo checksums while extracting from an ISO, leaving nothing behind', async () => {
+    const badTree = join(work, 'badtree');
+    writeFedoraTree(badTree, { badChecksum: true });
+    const badIso = join(work, 'badsum.iso');
+    mkiso(badIso, badTree, ['-R']);
+    const cache = join(work, 'cache-bad');
+    const err = await failure(resolveLocation(badIso, createFetcher({ cacheDir: cache })));
+    expect(err.message).toMatch(/sha256 checksum mismatch for .*badsum.iso:\/images\/pxeboot\/vmlinuz/);
+    const extracted = readdirSync(join(cache, 'iso'), { recursive: true, withFileTypes: true }).filter((d) => d.isFile());
+    expect(extracted).toEqual([]);
   });
 
   it('fails clearly on a truncated image', async () => {
