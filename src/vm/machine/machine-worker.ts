@@ -29,7 +29,7 @@ async function main(config: MachineConfig): Promise<MachineResult> {
     machine = await createMachine(config, { onSerial: (bytes) => port.postMessage({ type: 'serial', bytes } satisfies FromWorker) });
     if (stopped) machine.stop();
     const left = config.timeoutMs === undefined ? undefined : Math.max(0, config.timeoutMs - (performance.now() - started));
-    const result = await machine.run({ timeoutMs: left });
+    const result = await machine.run({ timeoutMs: left }).finally(() => machine!.close());
     if (result.kind === 'reset' && config.onReboot === 'restart' && !stopped) continue;
     return result;
   }

@@ -246,6 +246,14 @@ export class PcMachine {
     return this.kernel;
   }
 
+  /** Releases what PCI functions own (images, network backends): their optional close(). */
+  async close(): Promise<void> {
+    for (const { fn } of this.pciFunctions) {
+      const closable = fn as PciFunction & { close?: () => unknown };
+      if (typeof closable.close === 'function') await closable.close();
+    }
+  }
+
   /** Bytes for COM1's receiver (keyboard, pipe); fed as the FIFO drains. */
   feedSerial(bytes: Uint8Array): void {
     for (const b of bytes) this.inputQueue.push(b);
