@@ -10,6 +10,7 @@ import { resolveLocation } from '../../../src/install/location/index.js';
 import { TsvirtError } from '../../../src/lib/errors.js';
 import { INITRD, KERNEL, writeFedoraTree, writeTreeFile } from '../helpers/trees.js';
 
+const LONG_NAME = `${'n'.repeat(200)}.txt`;
 let work: string;
 let rrIso: string;
 let jolietIso: string;
@@ -26,6 +27,8 @@ beforeAll(() => {
   writeFedoraTree(tree);
   writeTreeFile(tree, 'a/very-long-directory-name-for-rock-ridge/Mixed.Case.File.txt', 'deep');
   writeTreeFile(tree, 'loop/inner/x', 'x');
+  // A name too long for the record's system-use area: xorriso continues it in a CE area.
+  writeTreeFile(tree, `long/${LONG_NAME}`, 'long');
   rrIso = join(work, 'rr.iso');
   mkiso(rrIso, tree, ['-R', '-J']);
   jolietIso = join(work, 'joliet.iso');
@@ -57,7 +60,10 @@ describe('Iso9660Image', () => {
       expect(iso.nameScheme).toBe('rockridge');
       expect(iso.volumeId).toBe('TSVIRT_TEST');
       const names = (await iso.list('/')).map((e) => e.name).sort();
-      expect(names).toEqual(['.treeinfo', 'a', 'images', 'loop']);
+      expect(names).toEqual(['.treeinfo', 'a', 'images', 'long', 'loop']);
+      expect(readFileSync(rrIso).includes(Buffer.from([0x43, 0x45, 0x1c, 0x01]))).toBe(true); // an SUSP "CE" entry
+      expect((await iso.list('long')).map((e) => e.name)).toEqual([LONG_NAME]);
+      expect(Buffer.from(await iso.readFile(`long/${LONG_NAME}`)).toString()).toBe('long');
       const deep = await iso.readFile('a/very-long-directory-name-for-rock-ridge/Mixed.Case.File.txt');
       expect(Buffer.from(deep).toString()).toBe('deep');
       expect(await iso.lookup('images/pxeboot/missing')).toBeUndefined();
