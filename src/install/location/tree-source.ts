@@ -1,6 +1,7 @@
 // Where tree files come from: a local directory, an http(s) URL (through the Fetcher
-// and its cache) or a local ISO9660 image (read with the TypeScript reader and extracted
-// into the cache). Every path is tree-relative and checked not to leave the tree.
+// and its cache) or an ISO9660 image (read with the TypeScript reader and extracted
+// into the cache; an http(s) URL ending in .iso is downloaded first). Every path is
+// tree-relative and checked not to leave the tree.
 import { createHash } from 'node:crypto';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -29,6 +30,11 @@ export interface TreeSource {
 /** Opens the right source for a location string. */
 export async function openTreeSource(location: string, fetcher: Fetcher): Promise<TreeSource> {
   const src = classifySource(location);
+  if (src.kind === 'http' && /\.iso$/i.test(new URL(src.url).pathname)) {
+    // A remote ISO image is downloaded whole (into the cache) and read like a local one.
+    const iso = await fetcher.fetchFile(src.url, { label: src.url.split('/').pop() });
+    return IsoTreeSource.open(location, iso.path, fetcher.cacheDir);
+  }
   if (src.kind === 'http') return new UrlTreeSource(src.url, fetcher);
   const st = await stat(src.path).catch(() => undefined);
   if (!st) throw new TsvirtError(`install location ${location} does not exist`, 'give a directory, an http(s) URL or an ISO image');

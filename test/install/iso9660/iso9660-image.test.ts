@@ -8,6 +8,7 @@ import { createFetcher } from '../../../src/install/fetch/index.js';
 import { Iso9660Image, ISO_SECTOR_BYTES } from '../../../src/install/iso9660/index.js';
 import { resolveLocation } from '../../../src/install/location/index.js';
 import { TsvirtError } from '../../../src/lib/errors.js';
+import { serveDirectory } from '../helpers/static-server.js';
 import { INITRD, KERNEL, writeFedoraTree, writeTreeFile } from '../helpers/trees.js';
 
 const LONG_NAME = `${'n'.repeat(200)}.txt`;
@@ -115,6 +116,19 @@ describe('Iso9660Image', () => {
     expect(err.message).toMatch(/sha256 checksum mismatch for .*badsum.iso:\/images\/pxeboot\/vmlinuz/);
     const extracted = readdirSync(join(cache, 'iso'), { recursive: true, withFileTypes: true }).filter((d) => d.isFile());
     expect(extracted).toEqual([]);
+  });
+
+  it('downloads an ISO given as an http URL and reads it the same way', async () => {
+    const server = await serveDirectory(work);
+    try {
+      const tree = await resolveLocation(`${server.url}/rr.iso`, createFetcher({ cacheDir: join(work, 'cache-url') }));
+      expect(tree.source).toEqual({ kind: 'iso', location: `${server.url}/rr.iso` });
+      expect(tree.kernelArgs).toEqual([]);
+      expect(readFileSync(tree.initrd, 'utf8')).toBe(INITRD);
+      expect(server.requests).toEqual(['/rr.iso']);
+    } finally {
+      await server.close();
+    }
   });
 
   it('fails clearly on a truncated image', async () => {
