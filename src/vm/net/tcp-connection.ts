@@ -2,12 +2,13 @@
 // user-mode NAT's TCP, after RFC 9293). The guest side is a real TCP endpoint: three-way
 // handshake in both directions (guest-initiated connections, and inbound port forwards
 // where the NAT sends the SYN), sequence numbers, the guest's advertised window honoured,
-// our window shrunk by what the host socket has not yet taken, retransmission on timeout
+// window scaling (RFC 7323) when the guest offers it, our window shrunk by what the host
+// socket has not yet taken, retransmission on timeout
 // (RFC 6298 RTO with Karn's rule and backoff) and after three duplicate ACKs (go-back-N from
 // the oldest unacknowledged byte), zero-window probes, FIN in both directions with
 // half-close, RST both ways. Host-side backpressure: the host socket is paused while the
 // send queue holds more than `sendBufferBytes`.
-// Left out: window scaling, SACK, timestamps, urgent data, congestion control (the guest
+// Left out: SACK, timestamps, urgent data, congestion control (the guest
 // is one hop away), out-of-order reassembly (out-of-order segments are dropped and
 // re-requested with a duplicate ACK).
 
@@ -31,6 +32,8 @@ export interface TcpTuning {
   sendBufferBytes: number;
   /** Guest bytes the host socket may hold unwritten; our window is what is left. */
   receiveWindowBytes: number;
+  /** Our window-scale shift, offered in SYN and SYN-ACK (0 offers none). */
+  windowScale: number;
   connectTimeoutMs: number;
   timeWaitMs: number;
 }
@@ -43,7 +46,8 @@ export const DEFAULT_TCP_TUNING: TcpTuning = {
   maxRetries: 12,
   maxSynRetries: 6,
   sendBufferBytes: 256 * 1024,
-  receiveWindowBytes: 65_535,
+  receiveWindowBytes: 256 * 1024,
+  windowScale: 3,
   connectTimeoutMs: 30_000,
   timeWaitMs: 2_000,
 };
@@ -53,7 +57,8 @@ export interface TcpSink {
   readonly counters: NetCounters;
   readonly timers: NetTimers;
   /** Sends a segment to the guest, from the connection's remote address and port. */
-  emit(conn: TcpConnection, flags: number, seq: number, ack: number, window: number, payload: Uint8Array | null, mss?: number): void;
+  emit(conn: TcpConnection, flags: number, seq: number, ack: number, window: number, payload: Uint8Array | null,
+    options?: { mss: number; wscale?: number }): void;
   /** The connection is over; the NAT forgets it. */
   released(conn: TcpConnection): void;
 }
@@ -63,7 +68,8 @@ export type TcpState = 'host-connecting' | 'syn-received' | 'syn-sent' | 'establ
 /** RFC 9293 §3.7.1: the MSS assumed when the peer sends none. */
 const DEFAULT_PEER_MSS = 536;
 const MIN_PEER_MSS = 64;
-const MAX_WINDOW = 65_535;
+/** The window field is 16 bits; scaling shifts it (RFC 7323 §2.2). */
+const MAX_WINDOW_FIELD = 65_535;
 
 export class TcpConnection {
   state: TcpState;
@@ -91,6 +97,9 @@ export class TcpConnection {
   private fastRetransmitAt: number;
   private hostPaused = false;
   private lastWindow = 0;
+  /** Shift applied to the guest's window fields, and to ours (RFC 7323 §2.2); 0 = off. */
+  private sndShift = 0;
+  private rcvShift = 0;
 
   private constructor(
     readonly key: string,
@@ -116,8 +125,13 @@ export class TcpConnection {
     const c = new TcpConnection(key, seg.srcPort, remoteAddr, seg.dstPort, sink, tuning, 'host-connecting', iss);
     c.irs = seg.seq;
     c.rcvNxt = seqAdd(seg.seq, 1);
-    c.sndWnd = seg.window;
+    c.sndWnd = seg.window; // never scaled in a SYN
     c.peerMss = clampMss(seg.mss, tuning.mss);
+    if (seg.wscale !== null && tuning.windowScale > 0) {
+      // The guest offered scaling; our SYN-ACK's offer completes it (RFC 7323 §2.2).
+      c.sndShift = seg.wscale;
+      c.rcvShift = tuning.windowScale;
+    }
     const socket = connect();
     c.socket = socket;
     c.timer = sink.timers.schedule(tuning.connectTimeoutMs, () => {
@@ -171,7 +185,7 @@ export class TcpConnection {
         this.cancelTimer();
         this.retries = 0;
         this.state = 'established';
-        this.sndWnd = seg.window;
+        this.sndWnd = this.scaledWindow(seg);
         break;
       case 'time-wait':
         if ((seg.flags & TCP_FIN) !== 0) this.sendAck();
@@ -209,6 +223,10 @@ export class TcpConnection {
     this.rcvNxt = seqAdd(seg.seq, 1);
     this.sndWnd = seg.window;
     this.peerMss = clampMss(seg.mss, this.tuning.mss);
+    if (seg.wscale !== null && this.tuning.windowScale > 0) {
+      this.sndShift = seg.wscale;
+      this.rcvShift = this.tuning.windowScale;
+    }
     this.state = 'established';
     this.sendAck();
     this.socket?.resume();
@@ -313,7 +331,7 @@ export class TcpConnection {
         this.socket?.resume();
       }
     } else if (ack === this.sndUna && seg.payload.length === 0 && (seg.flags & TCP_FIN) === 0 &&
-      seg.window === this.sndWnd && seqGt(this.sndMax, this.sndUna)) {
+      this.scaledWindow(seg) === this.sndWnd && seqGt(this.sndMax, this.sndUna)) {
       this.dupAcks++;
       if (this.dupAcks >= 3 && this.sndUna !== this.fastRetransmitAt) {
         // RFC 5681 §3.2 fast retransmit, go-back-N because the far end may hold no
@@ -325,7 +343,7 @@ export class TcpConnection {
         this.rttSample = null;
       }
     }
-    if (!seqLt(ack, this.sndUna)) this.sndWnd = seg.window;
+    if (!seqLt(ack, this.sndUna)) this.sndWnd = this.scaledWindow(seg);
     return true;
   }
 
@@ -458,7 +476,12 @@ export class TcpConnection {
 
   private sendSyn(): void {
     const flags = this.state === 'syn-sent' ? TCP_SYN : TCP_SYN | TCP_ACK;
-    this.sink.emit(this, flags, this.iss, this.rcvNxt, this.advertise(), null, this.tuning.mss);
+    // A SYN's window is never scaled; offer our shift in a SYN, or echo it when the guest offered.
+    const offer = this.state === 'syn-sent' ? this.tuning.windowScale > 0 : this.rcvShift > 0;
+    const window = Math.min(MAX_WINDOW_FIELD, this.receiveWindow());
+    this.lastWindow = window;
+    this.sink.emit(this, flags, this.iss, this.rcvNxt, window, null,
+      offer ? { mss: this.tuning.mss, wscale: this.tuning.windowScale } : { mss: this.tuning.mss });
     if (!this.timer) this.timer = this.sink.timers.schedule(this.rtoMs, () => this.onTimeout());
   }
 
@@ -470,15 +493,22 @@ export class TcpConnection {
     this.sink.emit(this, flags, seq, ack, (flags & TCP_RST) !== 0 ? 0 : this.advertise(), payload);
   }
 
+  /** The window field for a segment; lastWindow keeps the bytes it stands for. */
   private advertise(): number {
-    this.lastWindow = this.receiveWindow();
-    return this.lastWindow;
+    const field = Math.min(MAX_WINDOW_FIELD, Math.floor(this.receiveWindow() / 2 ** this.rcvShift));
+    this.lastWindow = field * 2 ** this.rcvShift;
+    return field;
   }
 
+  /** Bytes we can take from the guest now (what the host socket has not taken yet is owed). */
   private receiveWindow(): number {
     if (this.guestFin) return 0;
     const pending = this.socket ? this.socket.writableLength : 0;
-    return Math.max(0, Math.min(MAX_WINDOW, this.tuning.receiveWindowBytes - pending));
+    return Math.max(0, Math.min(MAX_WINDOW_FIELD * 2 ** this.rcvShift, this.tuning.receiveWindowBytes - pending));
+  }
+
+  private scaledWindow(seg: TcpSegment): number {
+    return seg.window * 2 ** this.sndShift;
   }
 
   private effectiveMss(): number {

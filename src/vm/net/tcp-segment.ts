@@ -1,7 +1,7 @@
 // TCP segments (RFC 9293 §3.1): header parsing with data offset, option and checksum checks,
-// and building segments inside IPv4 frames. Of the options only MSS (kind 2) is read and
-// written; window scaling, SACK and timestamps are neither offered nor used, so both ends
-// keep to 16-bit windows.
+// and building segments inside IPv4 frames. Of the options MSS (kind 2) and window scale
+// (kind 3, RFC 7323 §2) are read and written; SACK and timestamps are neither offered nor
+// used.
 
 import { internetChecksum, onesComplementSum, pseudoHeaderSum } from './checksum.js';
 import { allocIpv4Frame, IPPROTO_TCP, IPV4_PAYLOAD_OFFSET, readU16, readU32, writeU16, writeU32 } from './ipv4.js';
@@ -16,6 +16,9 @@ export const TCP_URG = 0x20;
 export const TCP_OPT_END = 0;
 export const TCP_OPT_NOP = 1;
 export const TCP_OPT_MSS = 2;
+export const TCP_OPT_WSCALE = 3;
+/** RFC 7323 §2.3: larger shifts are treated as 14. */
+export const TCP_MAX_WSCALE = 14;
 
 export interface TcpSegment {
   readonly srcPort: number;
@@ -26,6 +29,8 @@ export interface TcpSegment {
   readonly window: number;
   /** The MSS option's value, when present. */
   readonly mss: number | null;
+  /** The window-scale option's shift count, when present. */
+  readonly wscale: number | null;
   readonly payload: Uint8Array;
 }
 
@@ -37,6 +42,7 @@ export function parseTcp(src: number, dst: number, ipPayload: Uint8Array): TcpSe
   if (headerBytes < TCP_HEADER_BYTES || headerBytes > len) return 'tcp-bad-data-offset';
   if (onesComplementSum(ipPayload, 0, len, pseudoHeaderSum(src, dst, IPPROTO_TCP, len)) !== 0xffff) return 'tcp-bad-checksum';
   let mss: number | null = null;
+  let wscale: number | null = null;
   let i = TCP_HEADER_BYTES;
   // Each option's length is checked against the header before it is read.
   while (i < headerBytes) {
@@ -49,6 +55,9 @@ export function parseTcp(src: number, dst: number, ipPayload: Uint8Array): TcpSe
     if (kind === TCP_OPT_MSS) {
       if (optLen !== 4) return 'tcp-bad-option';
       mss = readU16(ipPayload, i + 2);
+    } else if (kind === TCP_OPT_WSCALE) {
+      if (optLen !== 3) return 'tcp-bad-option';
+      wscale = Math.min(ipPayload[i + 2]!, TCP_MAX_WSCALE);
     }
     i += optLen;
   }
@@ -60,6 +69,7 @@ export function parseTcp(src: number, dst: number, ipPayload: Uint8Array): TcpSe
     flags: ipPayload[13]! & 0x3f,
     window: readU16(ipPayload, 14),
     mss,
+    wscale,
     payload: ipPayload.subarray(headerBytes),
   };
 }
@@ -77,10 +87,12 @@ export interface TcpFrameSpec {
   flags: number;
   window: number;
   mss?: number;
+  /** Sent as NOP + window scale (4 bytes). */
+  wscale?: number;
 }
 
 export function buildTcpFrame(spec: TcpFrameSpec, payload: Uint8Array | null): Uint8Array {
-  const headerBytes = TCP_HEADER_BYTES + (spec.mss === undefined ? 0 : 4);
+  const headerBytes = TCP_HEADER_BYTES + (spec.mss === undefined ? 0 : 4) + (spec.wscale === undefined ? 0 : 4);
   const dataBytes = payload ? payload.length : 0;
   const length = headerBytes + dataBytes;
   const frame = allocIpv4Frame({ ...spec, protocol: IPPROTO_TCP, payloadBytes: length, dontFragment: true });
@@ -96,6 +108,13 @@ export function buildTcpFrame(spec: TcpFrameSpec, payload: Uint8Array | null): U
     frame[o + 20] = TCP_OPT_MSS;
     frame[o + 21] = 4;
     writeU16(frame, o + 22, spec.mss);
+  }
+  if (spec.wscale !== undefined) {
+    const w = o + TCP_HEADER_BYTES + (spec.mss === undefined ? 0 : 4);
+    frame[w] = TCP_OPT_NOP;
+    frame[w + 1] = TCP_OPT_WSCALE;
+    frame[w + 2] = 3;
+    frame[w + 3] = spec.wscale;
   }
   if (payload) frame.set(payload, o + headerBytes);
   writeU16(frame, o + 16, internetChecksum(frame, o, o + length, pseudoHeaderSum(spec.src, spec.dst, IPPROTO_TCP, length)));

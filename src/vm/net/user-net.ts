@@ -156,12 +156,13 @@ export class UserNetBackend implements NetBackend, TcpSink {
 
   // --- TcpSink -------------------------------------------------------------------------
 
-  emit(conn: TcpConnection, flags: number, seq: number, ack: number, window: number, payload: Uint8Array | null, mss?: number): void {
+  emit(conn: TcpConnection, flags: number, seq: number, ack: number, window: number, payload: Uint8Array | null,
+    options?: { mss: number; wscale?: number }): void {
     const dstMac = this.guestMacOrArp();
     if (!dstMac) return;
     this.toGuest(buildTcpFrame({
       dstMac, srcMac: USER_NET_GATEWAY_MAC, src: conn.remoteAddr, dst: USER_NET_GUEST, srcPort: conn.remotePort,
-      dstPort: conn.guestPort, ident: this.nextIdent(), seq, ack, flags, window, ...(mss === undefined ? {} : { mss }),
+      dstPort: conn.guestPort, ident: this.nextIdent(), seq, ack, flags, window, ...options,
     }, payload));
   }
 

@@ -237,6 +237,33 @@ describe('user-mode NAT: TCP to the host', () => {
     expect(guest.violations).toEqual([]);
   });
 
+  it('scales windows when the guest offers it (RFC 7323), and keeps to 16 bits when not', async () => {
+    const payload = randomBytes(1024 * 1024);
+    const srv = track(await startEchoServer((sock) => sock.end(payload)));
+    const { guest } = await boot();
+    const scaled = guest.connect(USER_NET_GATEWAY, srv.port, { windowBytes: 200_000, wscale: 2 });
+    const plain = guest.connect(USER_NET_GATEWAY, srv.port, { windowBytes: 200_000 });
+    await Promise.all([scaled.connected(), plain.connected()]);
+    // Without ACKs the NAT may fill exactly the window it was told: 50000 << 2, or 65535.
+    scaled.holdAcks = true;
+    plain.holdAcks = true;
+    await scaled.until(() => scaled.receivedBytes >= 200_000, 'a scaled window of data');
+    await plain.until(() => plain.receivedBytes >= 65_535, 'a 16-bit window of data');
+    await sleep(50);
+    expect(scaled.receivedBytes).toBe(200_000);
+    expect(plain.receivedBytes).toBe(65_535);
+    scaled.releaseAcks();
+    plain.releaseAcks();
+    await scaled.until(() => scaled.finReceived, 'the rest');
+    await plain.until(() => plain.finReceived, 'the rest');
+    expect(sha256(scaled.body())).toBe(sha256(payload));
+    expect(sha256(plain.body())).toBe(sha256(payload));
+    // Our own window: scaled by our shift only when the guest offered scaling.
+    expect(scaled.maxPeerWindow).toBeGreaterThan(65_535);
+    expect(plain.maxPeerWindow).toBeLessThanOrEqual(65_535);
+    expect(guest.violations).toEqual([]);
+  });
+
   it('uploads 4 MiB from the guest while the host reads slowly (our window shrinks and reopens)', async () => {
     const upload = randomBytes(4 * 1024 * 1024);
     const got: Buffer[] = [];

@@ -178,10 +178,10 @@ export class TestGuest {
   private readonly listenOpts = new Map<number, GuestTcpOptions>();
 
   sendTcp(s: { localPort: number; remoteAddr: number; remotePort: number }, flags: number, seq: number, ack: number,
-    window: number, payload: Uint8Array | null, mss?: number): void {
+    window: number, payload: Uint8Array | null, mss?: number, wscale?: number): void {
     this.sendFrame(buildTcpFrame({
       dstMac: this.gw(), srcMac: this.mac, src: this.addr, dst: s.remoteAddr, srcPort: s.localPort, dstPort: s.remotePort,
-      ident: this.ident++, seq, ack, flags, window, ...(mss === undefined ? {} : { mss }),
+      ident: this.ident++, seq, ack, flags, window, ...(mss === undefined ? {} : { mss }), ...(wscale === undefined ? {} : { wscale }),
     }, payload));
   }
 
@@ -280,6 +280,8 @@ export interface GuestTcpOptions {
   mss?: number;
   /** Retransmission timer for the guest's own data (real time; default 200 ms). */
   rtoMs?: number;
+  /** Window-scale shift to offer (RFC 7323); none by default. */
+  wscale?: number;
 }
 
 /** One end of a guest TCP connection. */
@@ -292,11 +294,19 @@ export class GuestTcpSocket {
   readonly chunks: Buffer[] = [];
   receivedBytes = 0;
   peerMss = 536;
-  /** The smallest window the peer advertised once established. */
+  /** The smallest and largest window (bytes) the peer advertised once established. */
   minPeerWindow = Infinity;
+  maxPeerWindow = 0;
+  /** While set, no ACKs go out (a receiver sitting on its ACKs): the sender's in-flight limit shows. */
+  holdAcks = false;
   private readonly windowBytes: number;
   private readonly mss: number;
   private readonly rtoMs: number;
+  private readonly offerWscale: number | undefined;
+  /** Shifts in effect once both SYNs carried the option. */
+  private myShift = 0;
+  private peerShift = 0;
+  private scaling = false;
   private iss = Math.floor(Math.random() * 0x1_0000_0000) >>> 0;
   private sndUna = 0;
   private sndNxt = 0;
@@ -316,6 +326,15 @@ export class GuestTcpSocket {
     this.windowBytes = opts.windowBytes ?? 65_535;
     this.mss = opts.mss ?? 1460;
     this.rtoMs = opts.rtoMs ?? 200;
+    this.offerWscale = opts.wscale;
+  }
+
+  private negotiate(seg: TcpSegment): void {
+    if (this.offerWscale !== undefined && seg.wscale !== null) {
+      this.scaling = true;
+      this.myShift = this.offerWscale;
+      this.peerShift = seg.wscale;
+    }
   }
 
   startConnect(): void {
@@ -332,12 +351,15 @@ export class GuestTcpSocket {
     this.peerMss = seg.mss ?? 536;
     this.sndUna = this.iss;
     this.sndNxt = seqAdd(this.iss, 1);
+    this.negotiate(seg);
     this.sendSyn();
   }
 
   private sendSyn(): void {
     const flags = this.state === 'syn-sent' ? TCP_SYN : TCP_SYN | TCP_ACK;
-    this.guest.sendTcp(this, flags, this.iss, this.rcvNxt, this.window(), null, this.mss);
+    // RFC 7323 §2.2: a SYN may offer; a SYN-ACK offers only when the SYN did.
+    const offer = this.state === 'syn-sent' || this.scaling ? this.offerWscale : undefined;
+    this.guest.sendTcp(this, flags, this.iss, this.rcvNxt, Math.min(65535, this.window()), null, this.mss, offer);
     this.arm();
   }
 
@@ -407,6 +429,7 @@ export class GuestTcpSocket {
       this.sndUna = seg.ack;
       this.peerWnd = seg.window;
       this.peerMss = seg.mss ?? 536;
+      this.negotiate(seg);
       this.state = 'established';
       this.disarm();
       this.sendAck();
@@ -429,8 +452,9 @@ export class GuestTcpSocket {
         this.sndUna = seg.ack;
         this.disarm();
       }
-      this.peerWnd = seg.window;
-      this.minPeerWindow = Math.min(this.minPeerWindow, seg.window);
+      this.peerWnd = seg.window * 2 ** this.peerShift;
+      this.minPeerWindow = Math.min(this.minPeerWindow, this.peerWnd);
+      this.maxPeerWindow = Math.max(this.maxPeerWindow, this.peerWnd);
     }
     const data = seg.payload;
     const fin = (seg.flags & TCP_FIN) !== 0;
@@ -474,12 +498,12 @@ export class GuestTcpSocket {
       const room = this.peerWnd - inFlight;
       if (room <= 0) break;
       const n = Math.min(unsent, room, this.peerMss);
-      this.guest.sendTcp(this, TCP_ACK | TCP_PSH, this.sndNxt, this.rcvNxt, this.window(), this.out.subarray(inFlight, inFlight + n));
+      this.guest.sendTcp(this, TCP_ACK | TCP_PSH, this.sndNxt, this.rcvNxt, this.windowField(), this.out.subarray(inFlight, inFlight + n));
       this.sndNxt = seqAdd(this.sndNxt, n);
     }
     if (this.finQueued && this.finSeq === null && seqDiff(this.sndNxt, this.sndUna) === this.out.length) {
       this.finSeq = this.sndNxt;
-      this.guest.sendTcp(this, TCP_FIN | TCP_ACK, this.sndNxt, this.rcvNxt, this.window(), null);
+      this.guest.sendTcp(this, TCP_FIN | TCP_ACK, this.sndNxt, this.rcvNxt, this.windowField(), null);
       this.sndNxt = seqAdd(this.sndNxt, 1);
     }
     if (seqDiff(this.sndNxt, this.sndUna) > 0 || this.out.length > 0) this.arm();
@@ -495,7 +519,7 @@ export class GuestTcpSocket {
       this.sndNxt = this.sndUna;
       if (this.finSeq !== null) this.finSeq = null;
       if (this.peerWnd === 0 && this.out.length > 0) {
-        this.guest.sendTcp(this, TCP_ACK, this.sndNxt, this.rcvNxt, this.window(), this.out.subarray(0, 1));
+        this.guest.sendTcp(this, TCP_ACK, this.sndNxt, this.rcvNxt, this.windowField(), this.out.subarray(0, 1));
         this.sndNxt = seqAdd(this.sndNxt, 1);
         this.arm();
       } else this.pump();
@@ -507,12 +531,23 @@ export class GuestTcpSocket {
     this.timer = null;
   }
 
-  private sendAck(): void {
-    this.guest.sendTcp(this, TCP_ACK, this.sndNxt, this.rcvNxt, this.window(), null);
+  releaseAcks(): void {
+    this.holdAcks = false;
+    this.sendAck();
   }
 
+  private sendAck(): void {
+    if (this.holdAcks) return;
+    this.guest.sendTcp(this, TCP_ACK, this.sndNxt, this.rcvNxt, this.windowField(), null);
+  }
+
+  /** Bytes the guest can take now. */
   private window(): number {
-    return Math.max(0, this.windowBytes - this.unread);
+    return Math.max(0, Math.min(65535 * 2 ** this.myShift, this.windowBytes - this.unread));
+  }
+
+  private windowField(): number {
+    return Math.min(65535, Math.floor(this.window() / 2 ** this.myShift));
   }
 
   private maybeDone(): void {
