@@ -49,10 +49,10 @@ export function parseAnswer(line: string): CaseOutput {
 }
 
 /** Runs the native side for all (snippet, cases) pairs in one process. */
-export function runNative(batches: ReadonlyArray<{ code: Uint8Array; cases: CaseInput[] }>): CaseOutput[][] {
+export function runNative(batches: ReadonlyArray<{ code: Uint8Array; cases: CaseInput[]; bits?: 32 | 64 }>): CaseOutput[][] {
   const lines: string[] = [];
   for (const b of batches) {
-    lines.push(`S ${bytesHex(b.code)}`);
+    lines.push(`${b.bits === 32 ? 'T' : 'S'} ${bytesHex(b.code)}`);
     for (const c of b.cases) lines.push(caseLine(c));
   }
   lines.push('');
@@ -100,8 +100,13 @@ export function compare(form: Form, input: CaseInput, want: CaseOutput, got: Cas
     return `host: ${w}, software CPU: ${g}`;
   }
   const diffs: string[] = [];
-  for (let i = 0; i < 16; i++) {
-    if (want.gpr[i] !== got.gpr[i]) diffs.push(`${GPR_NAMES[i]} want 0x${hex(want.gpr[i])} got 0x${hex(got.gpr[i])}`);
+  // Compatibility mode: only EAX..EDI exist; their upper halves are undefined (SDM Vol. 1 §3.4.1.1).
+  const compat = form.bits === 32;
+  const regMask = compat ? 0xffff_ffffn : (1n << 64n) - 1n;
+  for (let i = 0; i < (compat ? 8 : 16); i++) {
+    const w = want.gpr[i] & regMask;
+    const g = got.gpr[i] & regMask;
+    if (w !== g) diffs.push(`${compat ? `e${GPR_NAMES[i].slice(1)}` : GPR_NAMES[i]} want 0x${hex(w)} got 0x${hex(g)}`);
   }
   const mask = (ARITH_FLAGS | DF) & ~undefMask(form, input);
   if ((Number(want.rflags) & mask) !== (Number(got.rflags) & mask)) {
@@ -109,7 +114,7 @@ export function compare(form: Form, input: CaseInput, want: CaseOutput, got: Cas
   }
   if (want.kind === 'exception' && got.kind === 'exception') {
     if (want.vector !== got.vector) diffs.push(`vector want ${want.vector} got ${got.vector}`);
-    if (want.rip !== got.rip) diffs.push(`fault rip want 0x${hex(want.rip)} got 0x${hex(got.rip)}`);
+    if ((want.rip & regMask) !== (got.rip & regMask)) diffs.push(`fault rip want 0x${hex(want.rip)} got 0x${hex(got.rip)}`);
   }
   if (want.kind === 'ok' && got.kind === 'ok') {
     if (form.sse) {
@@ -143,15 +148,17 @@ export interface RunOptions {
 
 /** Runs forms on both sides and returns one outcome per form. */
 export function runDifferential(forms: readonly Form[], factory: CpuFactory, opts: RunOptions): FormOutcome[] {
-  const codes = assembleSnippets(forms.map((f) => f.asm));
+  const codes64 = assembleSnippets(forms.map((f) => (f.bits === 32 ? 'nop' : f.asm)));
+  const codes32 = forms.some((f) => f.bits === 32) ? assembleSnippets(forms.map((f) => (f.bits === 32 ? f.asm : 'nop')), 32) : [];
   const batches = forms.map((f, i) => ({
-    code: codes[i],
+    code: f.bits === 32 ? codes32[i] : codes64[i],
+    bits: f.bits ?? 64,
     cases: makeCases(f, Math.max(16, Math.round(opts.casesPerForm * (f.weight ?? 1))), opts.seed),
   }));
   const native = runNative(batches);
   const machine = new SnippetMachine(factory);
   return forms.map((form, i) => {
-    machine.loadSnippet(batches[i].code, !!form.sse);
+    machine.loadSnippet(batches[i].code, !!form.sse, form.bits ?? 64);
     const outcome: FormOutcome = { form, cases: batches[i].cases.length, failures: 0 };
     batches[i].cases.forEach((input, k) => {
       let got: CaseOutput;

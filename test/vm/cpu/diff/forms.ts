@@ -25,6 +25,8 @@ export interface Form {
   shape?: CaseShaper;
   /** Case count multiplier (the main register form of an operation gets more). */
   weight?: number;
+  /** 32 runs the snippet in compatibility mode (as a 32-bit kernel or process would). */
+  bits?: 32 | 64;
 }
 
 type Size = 8 | 16 | 32 | 64;
@@ -500,6 +502,108 @@ for (const [name, asm, undef] of SSE_OPS) {
   const usesMem = asm.includes('[r15');
   add({ name, group: sse, asm, sse: true, undef, mem: usesMem, shape: usesMem ? memShape : undefined, weight: 5 });
 }
+
+// ---- 32-bit code (compatibility mode): the 686 kernel and 32-bit user space. Forms that
+// exist only outside 64-bit mode (one-byte INC/DEC, PUSHA/POPA, BCD, INTO, 16-bit
+// addressing) and the common ones in their 32-bit encodings.
+const g32 = 'compat32';
+const mem32: CaseShaper = (c, rng) => {
+  c.gpr[gprIndex('rbx')] = BigInt(DATA_VA);
+  c.gpr[gprIndex('rsi')] = BigInt(rng.below(8));
+};
+const stack32: CaseShaper = (c, rng) => {
+  mem32(c, rng);
+  c.gpr[gprIndex('rsp')] = BigInt(DATA_VA + 0x80 + 4 * rng.below(8));
+};
+const PAIRS32: Record<8 | 16 | 32, Array<[string, string]>> = {
+  8: [['al', 'cl'], ['ah', 'dl'], ['dh', 'dh']],
+  16: [['ax', 'cx'], ['si', 'di']],
+  32: [['eax', 'ecx'], ['edx', 'edi'], ['ebp', 'ebp']],
+};
+function add32(f: Omit<Form, 'group' | 'bits'>): void {
+  add({ ...f, name: `[32-bit] ${f.name}`, group: g32, bits: 32 });
+}
+for (const op of ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp', 'test']) {
+  const undef = ['or', 'and', 'xor', 'test'].includes(op) ? AF : 0;
+  for (const size of [8, 16, 32] as const) {
+    PAIRS32[size].forEach(([a, b], i) => add32({ name: `${op} r${size}, r${size} (${a},${b})`, asm: `${op} ${a}, ${b}`, undef, weight: i === 0 ? 2 : 0.5 }));
+    const a = PAIRS32[size][0][0];
+    add32({ name: `${op} r${size}, imm`, asm: `${op} ${a}, ${immFor(size)}`, undef, weight: 0.5 });
+    add32({ name: `${op} m${size}, r${size}`, asm: `${op} ${PTR[size]} [ebx+esi*4+0x10], ${a}`, undef, mem: true, shape: mem32, weight: 0.5 });
+    if (op !== 'test') add32({ name: `${op} r${size}, m${size} (absolute)`, asm: `${op} ${a}, ${PTR[size]} [${DATA_VA + 0x31}]`, undef, mem: true, weight: 0.5 });
+  }
+}
+add32({ name: 'inc/dec r32 (40+r, 48+r)', asm: 'inc eax; dec ecx; inc esi; dec edi', weight: 2 });
+add32({ name: 'inc/dec r16 (66 40+r)', asm: 'inc ax; dec dx', weight: 2 });
+add32({ name: 'neg/not r32', asm: 'neg ebx; not edx' });
+// BCD (SDM Vol. 2 DAA/DAS: OF undefined; AAA/AAS: OF SF ZF PF; AAM/AAD: OF AF CF).
+add32({ name: 'daa', asm: 'daa', undef: OF, weight: 3 });
+add32({ name: 'das', asm: 'das', undef: OF, weight: 3 });
+add32({ name: 'aaa', asm: 'aaa', undef: OF | SF | ZF | PF, weight: 3 });
+add32({ name: 'aas', asm: 'aas', undef: OF | SF | ZF | PF, weight: 3 });
+add32({ name: 'aam', asm: 'aam', undef: OF | AF | CF, weight: 2 });
+add32({ name: 'aam 7', asm: 'aam 7', undef: OF | AF | CF });
+add32({ name: 'aam 0 (#DE)', asm: 'aam 0', undef: OF | AF | CF, weight: 0.25 });
+add32({ name: 'aad', asm: 'aad', undef: OF | AF | CF, weight: 2 });
+add32({ name: 'aad 3', asm: 'aad 3', undef: OF | AF | CF });
+add32({ name: 'into', asm: 'into', weight: 0.5 });
+add32({ name: 'pushad; popad', asm: 'pushad; popad', mem: true, shape: stack32 });
+add32({ name: 'pushad', asm: 'pushad', mem: true, shape: stack32 });
+add32({ name: 'pushaw; popaw', asm: 'pushaw; popaw', mem: true, shape: stack32 });
+add32({ name: 'push/pop r32, imm, m32', asm: 'push ebx; push 0x12345678; push dword ptr [ebx+8]; pop ecx; pop eax; pop edx', mem: true, shape: stack32 });
+add32({ name: 'push/pop r16', asm: 'push si; pop di', mem: true, shape: stack32 });
+add32({ name: 'pushfd/popfd', asm: 'pushfd; xor dword ptr [esp], 0x8d5; popfd', mem: true, shape: stack32 });
+add32({ name: 'call/ret near32', asm: 'call 1f; jmp 2f; 1: ret; 2: nop', mem: true, shape: stack32 });
+add32({ name: 'enter/leave', asm: 'enter 8, 0; mov dword ptr [ebp-4], eax; leave', mem: true, shape: stack32 });
+for (const op of ['rol', 'ror', 'rcl', 'rcr', 'shl', 'shr', 'sar']) {
+  for (const [r, size] of [['ebx', 32], ['bl', 8], ['bx', 16]] as Array<[string, Size]>) {
+    add32({
+      name: `${op} r${size}, cl`, asm: `${op} ${r}, cl`,
+      undef: (c) => shiftUndef(op, size, Number(c.gpr[1] & 0xffn)),
+      shape: setReg('rcx', (rng) => BigInt(rng.pick(SHIFT_COUNTS))),
+    });
+  }
+}
+for (const op of ['shld', 'shrd']) {
+  add32({ name: `${op} r32, r32, cl`, asm: `${op} edi, esi, cl`, undef: (c) => shldUndef(32, Number(c.gpr[1] & 0xffn)), shape: setReg('rcx', (rng) => BigInt(rng.pick(SHIFT_COUNTS))) });
+}
+for (const size of [8, 32] as const) {
+  const r = size === 8 ? 'bl' : 'ebx';
+  add32({ name: `mul/imul r${size}`, asm: `mul ${r}`, undef: MUL_UNDEF });
+  add32({ name: `imul r${size} (one operand)`, asm: `imul ${r}`, undef: MUL_UNDEF });
+  for (const op of ['div', 'idiv']) add32({ name: `${op} r${size}`, asm: `${op} ${r}`, undef: ARITH_FLAGS, weight: 2, shape: divShape(op === 'idiv', size, 'rbx') });
+}
+add32({ name: 'imul r32, r32, imm', asm: 'imul edx, esi, -0x789abcdf', undef: MUL_UNDEF });
+for (const [name, asm] of [
+  ['rep movsd', 'rep movsd dword ptr [edi], dword ptr [esi]'], ['rep stosb', 'rep stosb'], ['repe cmpsb', 'repe cmpsb'],
+  ['repne scasd', 'repne scasd'], ['lodsw', 'lodsw'],
+]) add32({ name, asm, mem: true, shape: stringShape });
+// With a 16-bit address size REP counts with CX alone: ECX = n << 16 must do nothing (the
+// pointers, SI and DI, would leave the buffer, so no iteration may run).
+add32({ name: 'rep movsw (addr16: CX is the count)', asm: 'rep movsw word ptr es:[di], word ptr [si]', mem: true,
+  shape: seq(stringShape, setReg('rcx', (rng) => BigInt(1 + rng.below(0xffff)) << 16n)) });
+for (const [name, asm] of [
+  ['lea r16, [bx+si+d8] (16-bit addressing)', 'lea ax, [bx+si+0x12]'],
+  ['lea r32, [bp+di-d8] (16-bit addressing)', 'lea eax, [bp+di-3]'],
+  ['lea r16, [d16] (16-bit addressing)', 'lea cx, [0x8123]'],
+  ['lea r32, [b+i*4+d32]', 'lea eax, [ebx+ecx*4+0x12345678]'],
+  ['lea r32, [ebp+d8]', 'lea edx, [ebp+0x7f]'],
+]) add32({ name, asm });
+add32({ name: 'movzx/movsx r32', asm: 'movzx eax, bl; movsx ecx, dx; movsx edx, ah' });
+add32({ name: 'cbw/cwde/cwd/cdq', asm: 'cbw; cwde; cwd; cdq' });
+add32({ name: 'bswap r32', asm: 'bswap esi' });
+add32({ name: 'xchg/xadd r32', asm: 'xchg eax, ebx; xadd ecx, edx' });
+add32({ name: 'lock cmpxchg8b m64', asm: 'lock cmpxchg8b qword ptr [ebx+0x40]', mem: true, shape: seq(mem32, (c, rng) => {
+  if (rng.below(2)) {
+    const v = new DataView(c.data!.buffer);
+    v.setUint32(0x40, Number(c.gpr[0] & 0xffffffffn), true);
+    v.setUint32(0x44, Number(c.gpr[2] & 0xffffffffn), true);
+  }
+}) });
+add32({ name: 'setcc/cmovcc', asm: 'setl al; setbe ah; cmovg ecx, edx; cmovp esi, edi', weight: 2 });
+add32({ name: 'jecxz/loop', asm: 'xor eax, eax; jecxz 2f; 1: inc eax; loop 1b; 2: nop', shape: setReg('rcx', (rng) => BigInt(rng.below(12))) });
+add32({ name: 'lahf/sahf', asm: 'lahf; xor ah, 0xd5; sahf' });
+add32({ name: 'bt/bts r32 and bsf/bsr', asm: 'bt eax, ecx; bts edx, ecx; bsf esi, edi; bsr edi, ebx', undef: BS_UNDEF });
 
 export const FORMS: readonly Form[] = forms;
 

@@ -14,8 +14,13 @@
  * A fault inside the snippet (#DE, #UD, #GP...) arrives as a signal; the handler reports
  * the architectural vector (REG_TRAPNO), the faulting RIP and the registers at the fault.
  *
+ * 32-bit snippets run in compatibility mode (Linux's __USER32_CS, 0x23): a 64-bit stub in
+ * the code page far-jumps to the snippet, whose trailer far-jumps back to a 64-bit stub
+ * that returns to the epilogue; DS/ES hold __USER_DS (0x2b) so 32-bit addressing works.
+ *
  * Protocol (text lines on stdin, one answer line per case on stdout, all numbers hex):
- *   S <code bytes>                  select the snippet for the following cases
+ *   S <code bytes>                  select a 64-bit snippet for the following cases
+ *   T <code bytes>                  select a 32-bit (compatibility mode) snippet
  *   R <16 gprs> <rflags> <8 xmm qwords> <256 data bytes | ->
  *       GPR order is the encoding order rax rcx rdx rbx rsp rbp rsi rdi r8..r15;
  *       '-' leaves the data buffer alone and omits it from the answer.
@@ -43,6 +48,10 @@
 #define CODE_VA 0x20000000UL
 #define CODE_MAP_BYTES 0x2000UL
 #define MAX_LINE (1 << 16)
+#define USER32_CS 0x23
+#define USER64_CS 0x33
+#define STUB_TO_COMPAT (CODE_VA + 0x1900)  /* jmp far [rip+0] -> CODE_VA:USER32_CS */
+#define STUB_FROM_COMPAT (CODE_VA + 0x1800) /* jmp [rip+0] -> snippet_return */
 
 /* RFLAGS bits a case may set: CF PF AF ZF SF DF OF (bit 1 is always one). */
 #define RFLAGS_INPUT_MASK 0xDD5UL
@@ -72,6 +81,7 @@ __asm__(
     ".globl run_snippet\n"
     "run_snippet:\n"
     "  push rbx\n  push rbp\n  push r12\n  push r13\n  push r14\n  push r15\n"
+    "  mov eax, 0x2b\n  mov ds, eax\n  mov es, eax\n"
     "  mov qword ptr [0x10100100], rsp\n"
     "  movdqu xmm0, xmmword ptr [0x10100090]\n"
     "  movdqu xmm1, xmmword ptr [0x101000a0]\n"
@@ -240,19 +250,41 @@ int main(void) {
 
   char *line = malloc(MAX_LINE);
   size_t snippet_len = 0;
-  int have_snippet = 0;
+  int have_snippet = 0, compat = 0;
   while (fgets(line, MAX_LINE, stdin)) {
     char *p = line;
-    if (*p == 'S') {
-      uint8_t buf[CODE_MAP_BYTES - 64];
+    if (*p == 'S' || *p == 'T') {
+      uint8_t buf[0x1800 - 16];
+      compat = *p == 'T';
       p = parse_bytes(p + 1, buf, sizeof buf, &snippet_len);
       memcpy(code, buf, snippet_len);
-      /* Trailer: jmp qword ptr [rip+0]; .quad snippet_return */
       static const uint8_t jmp_abs[6] = {0xff, 0x25, 0, 0, 0, 0};
-      memcpy(code + snippet_len, jmp_abs, 6);
       uint64_t back = (uint64_t)(uintptr_t)snippet_return;
-      memcpy(code + snippet_len + 6, &back, 8);
-      __builtin___clear_cache((char *)code, (char *)code + snippet_len + 14);
+      if (!compat) {
+        /* Trailer: jmp qword ptr [rip+0]; .quad snippet_return */
+        memcpy(code + snippet_len, jmp_abs, 6);
+        memcpy(code + snippet_len + 6, &back, 8);
+      } else {
+        /* Trailer: jmp far USER64_CS:STUB_FROM_COMPAT (EA ptr16:32), then that stub. */
+        uint8_t *t = code + snippet_len;
+        uint32_t off = (uint32_t)STUB_FROM_COMPAT;
+        uint16_t sel = USER64_CS;
+        t[0] = 0xea;
+        memcpy(t + 1, &off, 4);
+        memcpy(t + 5, &sel, 2);
+        uint8_t *from = code + (STUB_FROM_COMPAT - CODE_VA);
+        memcpy(from, jmp_abs, 6);
+        memcpy(from + 6, &back, 8);
+        /* Entry stub: jmp far [rip+0] (FF /5, m16:32) -> USER32_CS:CODE_VA. */
+        uint8_t *to = code + (STUB_TO_COMPAT - CODE_VA);
+        static const uint8_t jmp_far[6] = {0xff, 0x2d, 0, 0, 0, 0};
+        uint32_t entry = (uint32_t)CODE_VA;
+        uint16_t sel32 = USER32_CS;
+        memcpy(to, jmp_far, 6);
+        memcpy(to + 6, &entry, 4);
+        memcpy(to + 10, &sel32, 2);
+      }
+      __builtin___clear_cache((char *)code, (char *)code + CODE_MAP_BYTES);
       have_snippet = 1;
       continue;
     }
@@ -281,7 +313,7 @@ int main(void) {
         return 2;
       }
     }
-    st->entry = CODE_VA;
+    st->entry = compat ? STUB_TO_COMPAT : CODE_VA;
     char *o = outbuf;
     if (sigsetjmp(fault_env, 1) == 0) {
       in_snippet = 1;

@@ -13,7 +13,7 @@ import { BufferGuestMemory } from '../../../../src/vm/memory.js';
 import type { RegisterDump, Vcpu, VcpuExit } from '../../../../src/vm/vcpu.js';
 import type { CpuFactory } from './cpu-factory.js';
 import {
-  CODE64_DPL0, DATA_DPL0, PageTables, PTE_P, PTE_RW, PTE_NX, segmentCache, segmentDescriptor,
+  CODE64_DPL0, DATA_DPL0, PageTables, PTE_P, PTE_RW, PTE_NX, SEG_DB, SEG_G, segmentCache, segmentDescriptor,
   writeIdtGate64, writeTss64Descriptor,
 } from './descriptors.js';
 import { assemble } from './toolchain.js';
@@ -46,6 +46,8 @@ const RFLAGS_IF = 0x200n;
 const SEL_CODE = 0x08;
 const SEL_DATA = 0x10;
 const SEL_TSS = 0x18;
+const SEL_CODE32 = 0x28; // a 32-bit code segment: compatibility mode under long mode
+const CODE32_DPL0 = { ...CODE64_DPL0, flags: SEG_G | SEG_DB };
 
 // Control registers as Linux runs user code: CR0.PE|MP|ET|NE|WP|PG, CR4.PAE|OSFXSR|
 // OSXMMEXCPT (SSE usable, SDM Vol. 3A §13.1.4), EFER.SCE|LME|LMA|NXE.
@@ -104,6 +106,7 @@ export class SnippetMachine {
   private readonly xmmEntry: number;
   private entry = CODE_VA;
   private endRip = 0;
+  private cs = segmentCache(SEL_CODE, CODE64_DPL0);
 
   constructor(factory: CpuFactory) {
     const mem = this.mem;
@@ -116,6 +119,7 @@ export class SnippetMachine {
     mem.write64(GDT_GPA + SEL_CODE, segmentDescriptor(CODE64_DPL0));
     mem.write64(GDT_GPA + SEL_DATA, segmentDescriptor(DATA_DPL0));
     writeTss64Descriptor(mem, GDT_GPA + SEL_TSS, TSS_GPA, 0x67, true);
+    mem.write64(GDT_GPA + SEL_CODE32, segmentDescriptor(CODE32_DPL0));
     mem.write64(TSS_GPA + 4, BigInt(RSP0_TOP)); // TSS.RSP0 (SDM Vol. 3A Figure 8-11)
     for (let v = 0; v < 256; v++) {
       mem.write8(EXC_STUBS_GPA + v * 16, 0xf4); // HLT
@@ -138,14 +142,19 @@ export class SnippetMachine {
       gs: { ...data, selector: 0, base: BigInt(DATA_VA) }, // as the native runner's ARCH_SET_GS
       tr: { selector: SEL_TSS, base: BigInt(TSS_GPA), limit: 0x67, attrs: 0x8b },
       ldtr: { selector: 0, base: 0n, limit: 0, attrs: 0 },
-      gdt: { base: BigInt(GDT_GPA), limit: 0x27 },
+      gdt: { base: BigInt(GDT_GPA), limit: 0x2f },
       idt: { base: BigInt(IDT_GPA), limit: 256 * 16 - 1 },
       cr0: CR0, cr3: BigInt(pt.pml4Gpa), cr4: CR4, efer: EFER, cr2: 0n, cr8: 0n,
     });
   }
 
-  /** Places a snippet at CODE_VA followed by a jmp rel32 to the chosen epilogue. */
-  loadSnippet(code: Uint8Array, sse: boolean): void {
+  /**
+   * Places a snippet at CODE_VA followed by a jmp rel32 to the chosen epilogue. A 32-bit
+   * snippet runs in compatibility mode (CS = a 32-bit code segment, SDM Vol. 3A §5.2.1).
+   */
+  loadSnippet(code: Uint8Array, sse: boolean, bits: 32 | 64 = 64): void {
+    if (sse && bits === 32) throw new Error('SSE snippets run in 64-bit mode only');
+    this.cs = bits === 64 ? segmentCache(SEL_CODE, CODE64_DPL0) : segmentCache(SEL_CODE32, CODE32_DPL0);
     if (code.length + 5 > 0x1000) throw new Error('snippet too long');
     const target = sse ? this.epiXmm : this.epiPlain;
     const page = this.mem.slice(CODE_GPA, 0x1000);
@@ -166,7 +175,7 @@ export class SnippetMachine {
     for (let i = 0; i < 8; i++) xv.setBigUint64(i * 8, input.xmm[i], true);
     // IF is set as in the native user-mode run (PUSHF images must agree); no interrupt
     // source is wired, so none arrives.
-    const regs: Partial<RegisterDump> = { rip: BigInt(this.entry), rflags: input.rflags | RFLAGS_IF | 2n };
+    const regs: Partial<RegisterDump> = { cs: this.cs, rip: BigInt(this.entry), rflags: input.rflags | RFLAGS_IF | 2n };
     const r = regs as Record<string, bigint>;
     for (let i = 0; i < 16; i++) r[GPR_NAMES[i]] = input.gpr[i];
     this.cpu.setRegisters(regs);

@@ -104,11 +104,12 @@ function readIncludes(dir: string): string {
 }
 
 /**
- * Assembles many independent 64-bit snippets in one `as` run (thousands of forms in a
- * fraction of a second) and returns each snippet's bytes. Snippets are in Intel syntax.
+ * Assembles many independent snippets (64-bit, or 32-bit for compatibility mode) in one
+ * `as` run (thousands of forms in a fraction of a second) and returns each snippet's
+ * bytes. Snippets are in Intel syntax.
  */
-export function assembleSnippets(snippets: readonly string[]): Uint8Array[] {
-  const lines = ['.intel_syntax noprefix', '.text'];
+export function assembleSnippets(snippets: readonly string[], bits: 32 | 64 = 64): Uint8Array[] {
+  const lines = ['.intel_syntax noprefix', '.text', bits === 32 ? '.code32' : '.code64'];
   snippets.forEach((s, i) => {
     lines.push(`s${i}:`, ...s.split(/;|\n/).map((l) => `  ${l.trim()}`), `e${i}:`);
   });
