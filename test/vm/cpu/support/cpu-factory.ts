@@ -3,6 +3,7 @@
 // environment builders, the native runner) can be tested on its own.
 
 import type { IoBus } from '../../../../src/vm/bus.js';
+import type { InterruptAcceptor } from '../../../../src/vm/irq.js';
 import type { VirtualClock } from '../../../../src/vm/clock.js';
 import type { GuestMemory } from '../../../../src/vm/memory.js';
 import type { Vcpu } from '../../../../src/vm/vcpu.js';
@@ -11,11 +12,13 @@ export interface CpuParts {
   mem: GuestMemory;
   bus: IoBus;
   clock: VirtualClock;
+  interrupts?: InterruptAcceptor;
 }
 
 /** The subset of the Cpu class the tests use beyond Vcpu. */
 export interface TestCpu extends Vcpu {
   reset(): void;
+  raiseNmi(): void;
   readonly instructionsRetired: number;
 }
 

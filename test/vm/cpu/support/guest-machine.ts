@@ -7,11 +7,17 @@
 // the program's real- and protected-mode start-up: it builds the same page tables and
 // segment state boot.inc would have built and starts at its `lm64` label, so that the
 // system-level checks still say something when the mode switch itself is broken.
+// Interrupts come from a test port instead of a PIC/APIC: writing a vector to 0xF8
+// queues it as a maskable interrupt (answered through the InterruptAcceptor contract),
+// writing to 0xF9 raises an NMI, so programs can check delivery, IF, the STI shadow,
+// HLT wake-up and NMI blocking precisely. When the CPU halts with an interrupt it can
+// take, the harness runs it again, as the machine's run loop would.
 // Leaves out: interrupt controllers, timers, firmware.
 
 import { IoBus, type AccessSize, type PioDevice } from '../../../../src/vm/bus.js';
 import { ManualClock } from '../../../../src/vm/clock.js';
 import { BufferGuestMemory } from '../../../../src/vm/memory.js';
+import type { InterruptAcceptor } from '../../../../src/vm/irq.js';
 import type { RegisterDump, VcpuExit } from '../../../../src/vm/vcpu.js';
 import type { CpuFactory, TestCpu } from './cpu-factory.js';
 import { CODE64_DPL0, DATA_DPL0, segmentCache } from './descriptors.js';
@@ -21,6 +27,8 @@ export const DEBUG_CONSOLE_PORT = 0xe9;
 export const TEST_RESULT_PORT = 0xf4;
 export const TEST_PASS = 0x600d;
 export const BOOT_ADDRESS = 0x7c00;
+export const INTERRUPT_REQUEST_PORT = 0xf8;
+export const NMI_REQUEST_PORT = 0xf9;
 const RAM_BYTES = 16 << 20;
 
 class DebugConsole implements PioDevice {
@@ -40,6 +48,25 @@ class TestResultPort implements PioDevice {
   }
   pioWrite(_offset: number, _size: AccessSize, value: number): void {
     this.results.push(value >>> 0);
+  }
+}
+
+/** Maskable interrupts requested by the guest, in request order (one vector each). */
+class TestInterrupts implements InterruptAcceptor, PioDevice {
+  readonly queue: number[] = [];
+  onNmi: () => void = () => {};
+  hasInterrupt(): boolean {
+    return this.queue.length > 0;
+  }
+  acknowledgeInterrupt(): number {
+    return this.queue.shift() ?? -1;
+  }
+  pioRead(): number {
+    return this.queue.length;
+  }
+  pioWrite(offset: number, _size: AccessSize, value: number): void {
+    if (offset === 0) this.queue.push(value & 0xff);
+    else this.onNmi();
   }
 }
 
@@ -75,8 +102,11 @@ export function runGuestProgram(
   const result = new TestResultPort();
   bus.registerPio(DEBUG_CONSOLE_PORT, 1, console, 'debug-console');
   bus.registerPio(TEST_RESULT_PORT, 4, result, 'test-result');
+  const interrupts = new TestInterrupts();
+  bus.registerPio(INTERRUPT_REQUEST_PORT, 2, interrupts, 'test-interrupts');
   mem.slice(BOOT_ADDRESS, program.length).set(program);
-  const cpu: TestCpu = factory({ mem, bus, clock: new ManualClock() });
+  const cpu: TestCpu = factory({ mem, bus, clock: new ManualClock(), interrupts });
+  interrupts.onNmi = () => cpu.raiseNmi();
   cpu.reset();
   if (entry === 'real-mode') {
     cpu.setRegisters({
@@ -116,6 +146,7 @@ export function runGuestProgram(
   while (ran < maxInstructions) {
     exit = cpu.run(slice);
     ran += slice;
+    if (exit.kind === 'hlt' && interrupts.hasInterrupt() && (cpu.getRegisters().rflags & 0x200n) !== 0n) continue;
     if (exit.kind !== 'budget') break;
   }
   return { exit, results: result.results, console: console.text, regs: cpu.getRegisters(), instructions: cpu.instructionsRetired };
