@@ -22,6 +22,7 @@ interface Entry {
   imm2: number;
   d64: boolean;
   f64: boolean;
+  simd: boolean;
   group: (Entry | undefined)[] | undefined;
 }
 
@@ -50,10 +51,10 @@ function parseOperands(operands: string): { modrm: boolean; byteOp: boolean; imm
   return { modrm, byteOp: hasB && !hasV, imm1: imms[0] ?? IMM_NONE, imm2: imms[1] ?? IMM_NONE };
 }
 
-function makeEntry(spec: { mnemonic: string; operands?: string; exec?: Handler; sub?: number; d64?: boolean; f64?: boolean }, parentOperands = ''): Entry {
+function makeEntry(spec: { mnemonic: string; operands?: string; exec?: Handler; sub?: number; d64?: boolean; f64?: boolean; simd?: boolean }, parentOperands = ''): Entry {
   const p = parseOperands(spec.operands ?? parentOperands);
   return { mnemonic: spec.mnemonic, exec: spec.exec, sub: spec.sub ?? 0, modrm: p.modrm, byteOp: p.byteOp,
-    imm1: p.imm1, imm2: p.imm2, d64: spec.d64 ?? false, f64: spec.f64 ?? false, group: undefined };
+    imm1: p.imm1, imm2: p.imm2, d64: spec.d64 ?? false, f64: spec.f64 ?? false, simd: spec.simd ?? false, group: undefined };
 }
 
 // Table index: map (0: one-byte, 1: 0F, 2: 0F38, 3: 0F3A) * 1024 + opcode * 4 + prefix slot
@@ -152,7 +153,12 @@ export function decode(c: Mmu, lin: number, mode: number): Insn {
       if (entry) { usedMandatory = true; break; }
     }
   }
-  if (!entry) entry = TABLE[map * 1024 + op * 4];
+  if (!entry) {
+    entry = TABLE[map * 1024 + op * 4];
+    // F2/F3 in front of an SSE opcode that has no such form name another (unimplemented)
+    // instruction, e.g. SSE3's MOVDDUP; never the prefix-less form.
+    if (entry && entry.simd && rep !== 0) entry = undefined;
+  }
   const opcodeId = map === 0 ? op : map === 1 ? 0x0f00 | op : map === 2 ? 0x0f3800 | op : 0x0f3a00 | op;
   if (!entry) {
     throw new UnimplementedError(`opcode ${hex(bytes)} not implemented`);

@@ -50,6 +50,8 @@ export interface OpcodeSpec {
   /** Always 64-bit in 64-bit mode (Jcc, MOV CR/DR). */
   f64?: boolean;
   group?: readonly (GroupEntry | undefined)[];
+  /** An SSE form: other prefixes do not fall back to it (they select other instructions). */
+  simd?: boolean;
 }
 
 const ALU = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];

@@ -63,7 +63,7 @@ export class CpuState {
   stackSize = 2;
 
   /** XMM0-15 as 4 x 32 bits each, with float views over the same bytes. */
-  readonly xmm = new Int32Array(64);
+  readonly xmm = new Int32Array(18 * 4); // XMM0-15, then two scratch slots for the executor
   readonly xmmF32 = new Float32Array(this.xmm.buffer);
   readonly xmmF64 = new Float64Array(this.xmm.buffer);
   mxcsr = 0x1f80;

@@ -81,7 +81,7 @@ export function enterLongMode(h: Harness, code: Uint8Array): void {
     fs: flat(0x10, 0xc93), gs: flat(0x10, 0xc93),
     tr: { selector: 0, base: 0n, limit: 0x67, attrs: 0x8b },
     gdt: { base: BigInt(GDT), limit: 7 * 8 - 1 }, idt: { base: 0n, limit: 0 },
-    cr0: 0x8000_0011n, cr3: BigInt(PML4), cr4: 0x20n, efer: 0x500n,
+    cr0: 0x8000_0011n, cr3: BigInt(PML4), cr4: 0x620n, efer: 0x500n,
     rip: BigInt(CODE_BASE), rsp: BigInt(STACK_TOP), rflags: 2n,
   });
 }

@@ -1,0 +1,717 @@
+// SSE and SSE2 (Intel SDM Vol. 1 Chapters 10-11, Vol. 2 instruction pages): the XMM
+// moves, logic, integer SIMD (add/sub/saturating, compare, min/max, multiply, shifts,
+// shuffles, unpack, pack, PMOVMSKB, PSADBW), scalar and packed single/double arithmetic,
+// comparisons (CMPxx, COMISx/UCOMISx), conversions, MXCSR (LDMXCSR/STMXCSR) and
+// FXSAVE/FXRSTOR. Registers live in CpuState.xmm (16 x 128 bits) with views per lane
+// width; slot 16 holds a memory source operand, slot 17 is scratch.
+// Float arithmetic is done in float64 and rounded with Math.fround for single precision
+// (exact for +, -, *, /, sqrt). Not modelled: MXCSR exception flags and unmasked SIMD
+// exceptions (#XM), DAZ/FTZ, rounding modes other than nearest-even for arithmetic (the
+// conversions do honour MXCSR.RC), MMX forms of the integer instructions.
+
+import type { Cpu } from './cpu.js';
+import { CpuFault, Vector } from './fault.js';
+import { CF, PF, ZF } from './flags.js';
+import type { Insn } from './insn.js';
+import { CR0_EM, CR0_TS, CR4_OSFXSR } from './state.js';
+
+const TWO32 = 4294967296;
+const SRC = 16;
+const TMP = 17;
+
+interface Views {
+  u8: Uint8Array; i8: Int8Array; u16: Uint16Array; i16: Int16Array; u32: Uint32Array; i32: Int32Array;
+  f32: Float32Array; f64: Float64Array;
+}
+const VIEWS = new WeakMap<Cpu, Views>();
+
+function views(c: Cpu): Views {
+  let v = VIEWS.get(c);
+  if (!v) {
+    const b = c.xmm.buffer;
+    v = { u8: new Uint8Array(b), i8: new Int8Array(b), u16: new Uint16Array(b), i16: new Int16Array(b),
+      u32: new Uint32Array(b), i32: new Int32Array(b), f32: new Float32Array(b), f64: new Float64Array(b) };
+    VIEWS.set(c, v);
+  }
+  return v;
+}
+
+function checkSse(c: Cpu): void {
+  if ((c.cr0 & CR0_EM) !== 0 || (c.cr4 & CR4_OSFXSR) === 0) throw new CpuFault(Vector.UD);
+  if ((c.cr0 & CR0_TS) !== 0) throw new CpuFault(Vector.NM);
+}
+
+/** Loads the source operand (xmm register or 16/8/4 bytes of memory into slot SRC); returns its slot. */
+function src(c: Cpu, i: Insn, bytes = 16, aligned = false): number {
+  checkSse(c);
+  if (i.rm >= 0) return i.rm;
+  const ea = c.ea(i);
+  if (aligned && ea % 16 !== 0) throw new CpuFault(Vector.GP, 0);
+  const x = c.xmm, b = SRC * 4;
+  x[b] = c.read32(ea);
+  if (bytes >= 8) x[b + 1] = c.read32(ea + 4); else x[b + 1] = 0;
+  if (bytes === 16) { x[b + 2] = c.read32(ea + 8); x[b + 3] = c.read32(ea + 12); } else { x[b + 2] = 0; x[b + 3] = 0; }
+  return SRC;
+}
+
+function storeMem(c: Cpu, ea: number, slot: number, bytes: number): void {
+  const x = c.xmm, b = slot * 4;
+  if (bytes === 16) { c.probeWrite(ea); c.probeWrite(ea + 15); }
+  c.write32(ea, x[b]);
+  if (bytes >= 8) c.write32(ea + 4, x[b + 1]);
+  if (bytes === 16) { c.write32(ea + 8, x[b + 2]); c.write32(ea + 12, x[b + 3]); }
+}
+
+function copy(c: Cpu, to: number, from: number): void {
+  const x = c.xmm;
+  x[to * 4] = x[from * 4]; x[to * 4 + 1] = x[from * 4 + 1]; x[to * 4 + 2] = x[from * 4 + 2]; x[to * 4 + 3] = x[from * 4 + 3];
+}
+
+// ---- moves ----
+
+/** MOVUPS/MOVUPD/MOVAPS/MOVAPD/MOVDQA/MOVDQU loads (0F 10/28, 66 0F 6F, F3 0F 6F). */
+export function movLoad(c: Cpu, i: Insn): void {
+  const aligned = i.opcode === 0x0f28 || (i.opcode === 0x0f6f && i.mpfx === 0x66);
+  copy(c, i.reg, src(c, i, 16, aligned));
+}
+
+/** The store forms (0F 11/29/2B/E7, 66 0F 7F, F3 0F 7F). */
+export function movStore(c: Cpu, i: Insn): void {
+  checkSse(c);
+  if (i.rm >= 0) { copy(c, i.rm, i.reg); return; }
+  const ea = c.ea(i);
+  const aligned = i.opcode !== 0x0f11 && !(i.opcode === 0x0f7f && i.mpfx === 0xf3);
+  if (aligned && ea % 16 !== 0) throw new CpuFault(Vector.GP, 0);
+  storeMem(c, ea, i.reg, 16);
+}
+
+/** MOVSS/MOVSD load forms (F3/F2 0F 10): register merges the low lane, memory zeroes the rest. */
+export function movScalarLoad(c: Cpu, i: Insn): void {
+  const n = i.mpfx === 0xf3 ? 1 : 2;
+  const s = src(c, i, n * 4);
+  const x = c.xmm, d = i.reg * 4;
+  if (i.rm >= 0) { x[d] = x[s * 4]; if (n === 2) x[d + 1] = x[s * 4 + 1]; return; }
+  x[d] = x[s * 4]; x[d + 1] = n === 2 ? x[s * 4 + 1] : 0; x[d + 2] = 0; x[d + 3] = 0;
+}
+
+/** MOVSS/MOVSD store forms (F3/F2 0F 11). */
+export function movScalarStore(c: Cpu, i: Insn): void {
+  checkSse(c);
+  const n = i.mpfx === 0xf3 ? 1 : 2;
+  const x = c.xmm;
+  if (i.rm >= 0) { x[i.rm * 4] = x[i.reg * 4]; if (n === 2) x[i.rm * 4 + 1] = x[i.reg * 4 + 1]; return; }
+  storeMem(c, c.ea(i), i.reg, n * 4);
+}
+
+/** MOVLPS/MOVLPD/MOVHLPS (0F 12) and MOVHPS/MOVHPD/MOVLHPS (0F 16) loads. */
+export function movHalfLoad(c: Cpu, i: Insn): void {
+  const high = i.opcode === 0x0f16;
+  const x = c.xmm, d = i.reg * 4;
+  const s = src(c, i, 8);
+  // Register forms: MOVHLPS takes the source's high half, MOVLHPS its low half.
+  const from = i.rm >= 0 ? (high ? s * 4 : s * 4 + 2) : s * 4;
+  const to = high ? d + 2 : d;
+  const a = x[from], b = x[from + 1];
+  x[to] = a; x[to + 1] = b;
+}
+
+/** MOVLPS/MOVLPD (0F 13) and MOVHPS/MOVHPD (0F 17) stores. */
+export function movHalfStore(c: Cpu, i: Insn): void {
+  checkSse(c);
+  if (i.rm >= 0) throw new CpuFault(Vector.UD);
+  const ea = c.ea(i), x = c.xmm, b = i.reg * 4 + (i.opcode === 0x0f17 ? 2 : 0);
+  c.probeWrite(ea + 7);
+  c.write32(ea, x[b]); c.write32(ea + 4, x[b + 1]);
+}
+
+/** MOVD/MOVQ xmm, r/m32/64 (66 0F 6E). */
+export function movdToXmm(c: Cpu, i: Insn): void {
+  checkSse(c);
+  const x = c.xmm, d = i.reg * 4;
+  const w = i.rexW;
+  let lo: number, hi = 0;
+  if (i.rm >= 0) { lo = c.lo[i.rm]; if (w) hi = c.hi[i.rm]; }
+  else { const ea = c.ea(i); lo = c.read32(ea); if (w) hi = c.read32(ea + 4); }
+  x[d] = lo; x[d + 1] = hi; x[d + 2] = 0; x[d + 3] = 0;
+}
+
+/** MOVD/MOVQ r/m32/64, xmm (66 0F 7E). */
+export function movdFromXmm(c: Cpu, i: Insn): void {
+  checkSse(c);
+  const x = c.xmm, s = i.reg * 4;
+  if (i.rm >= 0) { c.writeReg(i.rexW ? 8 : 4, i.rm, x[s] >>> 0, x[s + 1]); return; }
+  const ea = c.ea(i);
+  if (i.rexW) c.write64(ea, x[s], x[s + 1]); else c.write32(ea, x[s]);
+}
+
+/** MOVQ xmm, xmm/m64 (F3 0F 7E): zeroes the high half. */
+export function movqLoad(c: Cpu, i: Insn): void {
+  const s = src(c, i, 8), x = c.xmm, d = i.reg * 4;
+  x[d] = x[s * 4]; x[d + 1] = x[s * 4 + 1]; x[d + 2] = 0; x[d + 3] = 0;
+}
+
+/** MOVQ xmm/m64, xmm (66 0F D6). */
+export function movqStore(c: Cpu, i: Insn): void {
+  checkSse(c);
+  const x = c.xmm, s = i.reg * 4;
+  if (i.rm >= 0) { const d = i.rm * 4; x[d] = x[s]; x[d + 1] = x[s + 1]; x[d + 2] = 0; x[d + 3] = 0; return; }
+  storeMem(c, c.ea(i), i.reg, 8);
+}
+
+/** MOVNTI m32/64, r (0F C3). */
+export function movnti(c: Cpu, i: Insn): void {
+  if (i.rm >= 0) throw new CpuFault(Vector.UD);
+  c.writeMem(i.osize, c.ea(i), c.lo[i.reg], c.hi[i.reg]);
+}
+
+/** MOVMSKPS/MOVMSKPD r32, xmm (0F 50). */
+export function movmsk(c: Cpu, i: Insn): void {
+  checkSse(c);
+  const x = c.xmm, s = i.rm * 4;
+  const r = i.mpfx === 0x66 ? ((x[s + 1] >>> 31) | ((x[s + 3] >>> 31) << 1))
+    : (x[s] >>> 31) | ((x[s + 1] >>> 31) << 1) | ((x[s + 2] >>> 31) << 2) | ((x[s + 3] >>> 31) << 3);
+  c.writeReg(4, i.reg, r);
+}
+
+/** PMOVMSKB r32, xmm (66 0F D7). */
+export function pmovmskb(c: Cpu, i: Insn): void {
+  checkSse(c);
+  const u8 = views(c).u8, s = i.rm * 16;
+  let r = 0;
+  for (let k = 0; k < 16; k++) r |= (u8[s + k] >> 7) << k;
+  c.writeReg(4, i.reg, r);
+}
+
+// ---- logic (PAND/PANDN/POR/PXOR, ANDPS/ANDNPS/ORPS/XORPS and PD forms) ----
+
+export function logic(c: Cpu, i: Insn): void {
+  const s = src(c, i) * 4, x = c.xmm, d = i.reg * 4;
+  const op = i.sub; // 0 and, 1 andn, 2 or, 3 xor
+  for (let k = 0; k < 4; k++) {
+    const a = x[d + k], b = x[s + k];
+    x[d + k] = op === 0 ? a & b : op === 1 ? ~a & b : op === 2 ? a | b : a ^ b;
+  }
+}
+
+// ---- integer SIMD ----
+
+type Lanes = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32';
+
+function lanewise(c: Cpu, i: Insn, lanes: Lanes, fn: (a: number, b: number) => number): void {
+  const s = src(c, i);
+  const v = views(c)[lanes];
+  const n = 16 / v.BYTES_PER_ELEMENT, d = i.reg * n, so = s * n;
+  for (let k = 0; k < n; k++) v[d + k] = fn(v[d + k], v[so + k]);
+}
+
+const sat = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
+
+/** The lane-wise integer ops, selected by opcode (66 0F xx). */
+export function pint(c: Cpu, i: Insn): void {
+  switch (i.opcode & 0xff) {
+    case 0x74: return lanewise(c, i, 'u8', (a, b) => (a === b ? 0xff : 0));
+    case 0x75: return lanewise(c, i, 'u16', (a, b) => (a === b ? 0xffff : 0));
+    case 0x76: return lanewise(c, i, 'i32', (a, b) => (a === b ? -1 : 0));
+    case 0x64: return lanewise(c, i, 'i8', (a, b) => (a > b ? -1 : 0));
+    case 0x65: return lanewise(c, i, 'i16', (a, b) => (a > b ? -1 : 0));
+    case 0x66: return lanewise(c, i, 'i32', (a, b) => (a > b ? -1 : 0));
+    case 0xfc: return lanewise(c, i, 'u8', (a, b) => a + b);
+    case 0xfd: return lanewise(c, i, 'u16', (a, b) => a + b);
+    case 0xfe: return lanewise(c, i, 'i32', (a, b) => (a + b) | 0);
+    case 0xf8: return lanewise(c, i, 'u8', (a, b) => a - b);
+    case 0xf9: return lanewise(c, i, 'u16', (a, b) => a - b);
+    case 0xfa: return lanewise(c, i, 'i32', (a, b) => (a - b) | 0);
+    case 0xec: return lanewise(c, i, 'i8', (a, b) => sat(a + b, -128, 127));
+    case 0xed: return lanewise(c, i, 'i16', (a, b) => sat(a + b, -32768, 32767));
+    case 0xdc: return lanewise(c, i, 'u8', (a, b) => sat(a + b, 0, 255));
+    case 0xdd: return lanewise(c, i, 'u16', (a, b) => sat(a + b, 0, 65535));
+    case 0xe8: return lanewise(c, i, 'i8', (a, b) => sat(a - b, -128, 127));
+    case 0xe9: return lanewise(c, i, 'i16', (a, b) => sat(a - b, -32768, 32767));
+    case 0xd8: return lanewise(c, i, 'u8', (a, b) => sat(a - b, 0, 255));
+    case 0xd9: return lanewise(c, i, 'u16', (a, b) => sat(a - b, 0, 65535));
+    case 0xda: return lanewise(c, i, 'u8', (a, b) => Math.min(a, b));
+    case 0xde: return lanewise(c, i, 'u8', (a, b) => Math.max(a, b));
+    case 0xea: return lanewise(c, i, 'i16', (a, b) => Math.min(a, b));
+    case 0xee: return lanewise(c, i, 'i16', (a, b) => Math.max(a, b));
+    case 0xe0: return lanewise(c, i, 'u8', (a, b) => (a + b + 1) >> 1);
+    case 0xe3: return lanewise(c, i, 'u16', (a, b) => (a + b + 1) >> 1);
+    case 0xd5: return lanewise(c, i, 'i16', (a, b) => Math.imul(a, b));
+    case 0xe5: return lanewise(c, i, 'i16', (a, b) => (a * b) >> 16);
+    case 0xe4: return lanewise(c, i, 'u16', (a, b) => Math.floor((a * b) / 65536));
+    default: throw new CpuFault(Vector.UD);
+  }
+}
+
+/** PADDQ/PSUBQ (66 0F D4/FB) and PMULUDQ (66 0F F4). */
+export function pquad(c: Cpu, i: Insn): void {
+  const s = src(c, i) * 4, x = c.xmm, d = i.reg * 4;
+  for (let k = 0; k < 4; k += 2) {
+    const a = x[d + k] >>> 0, ah = x[d + k + 1], b = x[s + k] >>> 0, bh = x[s + k + 1];
+    let lo: number, hi: number;
+    if (i.opcode === 0x0fd4) { lo = a + b; hi = (ah + bh + (lo >= TWO32 ? 1 : 0)) | 0; }
+    else if (i.opcode === 0x0ffb) { lo = a - b; hi = (ah - bh - (lo < 0 ? 1 : 0)) | 0; }
+    else {
+      // 32 x 32 -> 64 unsigned, exact in two 16-bit halves.
+      const a0 = a & 0xffff, a1 = a >>> 16;
+      const p0 = a0 * b, p1 = a1 * b; // each < 2^48
+      const low = p0 + (p1 % 65536) * 65536;
+      lo = low;
+      hi = (Math.floor(p1 / 65536) + Math.floor(low / TWO32)) | 0;
+    }
+    x[d + k] = lo; x[d + k + 1] = hi;
+  }
+}
+
+/** PMADDWD (66 0F F5). */
+export function pmaddwd(c: Cpu, i: Insn): void {
+  const s = src(c, i), v = views(c), x = c.xmm;
+  const r: number[] = [];
+  for (let k = 0; k < 4; k++) {
+    const a0 = v.i16[i.reg * 8 + 2 * k], a1 = v.i16[i.reg * 8 + 2 * k + 1];
+    const b0 = v.i16[s * 8 + 2 * k], b1 = v.i16[s * 8 + 2 * k + 1];
+    r.push((a0 * b0 + a1 * b1) | 0);
+  }
+  for (let k = 0; k < 4; k++) x[i.reg * 4 + k] = r[k];
+}
+
+/** PSADBW (66 0F F6). */
+export function psadbw(c: Cpu, i: Insn): void {
+  const s = src(c, i), u8 = views(c).u8, x = c.xmm;
+  for (let q = 0; q < 2; q++) {
+    let sum = 0;
+    for (let k = 0; k < 8; k++) sum += Math.abs(u8[i.reg * 16 + q * 8 + k] - u8[s * 16 + q * 8 + k]);
+    x[i.reg * 4 + q * 2] = sum; x[i.reg * 4 + q * 2 + 1] = 0;
+  }
+}
+
+/** PACKSSWB/PACKUSWB/PACKSSDW (66 0F 63/67/6B). */
+export function pack(c: Cpu, i: Insn): void {
+  const s = src(c, i), v = views(c);
+  const out: number[] = [];
+  if (i.opcode === 0x0f6b) {
+    for (const r of [i.reg, s]) for (let k = 0; k < 4; k++) out.push(sat(v.i32[r * 4 + k], -32768, 32767));
+    for (let k = 0; k < 8; k++) v.i16[i.reg * 8 + k] = out[k];
+    return;
+  }
+  const [lo, hi] = i.opcode === 0x0f63 ? [-128, 127] : [0, 255];
+  for (const r of [i.reg, s]) for (let k = 0; k < 8; k++) out.push(sat(v.i16[r * 8 + k], lo, hi));
+  for (let k = 0; k < 16; k++) v.u8[i.reg * 16 + k] = out[k] & 0xff;
+}
+
+/** PUNPCKL/H BW/WD/DQ/QDQ (66 0F 60-62, 68-6A, 6C, 6D) and UNPCKL/HPS/PD (0F 14/15). */
+export function unpack(c: Cpu, i: Insn): void {
+  const s = src(c, i), v = views(c);
+  const op = i.opcode & 0xff;
+  let width: number, high: boolean;
+  if (op === 0x14 || op === 0x15) { width = i.mpfx === 0x66 ? 8 : 4; high = op === 0x15; }
+  else if (op === 0x6c || op === 0x6d) { width = 8; high = op === 0x6d; }
+  else { width = 1 << ((op & 3)); high = op >= 0x68; }
+  const u8 = v.u8, d = i.reg * 16, so = s * 16, t = TMP * 16;
+  const n = 8 / width;
+  const base = high ? 8 : 0;
+  for (let k = 0; k < n; k++) {
+    for (let b = 0; b < width; b++) {
+      u8[t + 2 * k * width + b] = u8[d + base + k * width + b];
+      u8[t + (2 * k + 1) * width + b] = u8[so + base + k * width + b];
+    }
+  }
+  copy(c, i.reg, TMP);
+}
+
+/** PSHUFD (66 0F 70), PSHUFHW (F3), PSHUFLW (F2). */
+export function pshuf(c: Cpu, i: Insn): void {
+  const s = src(c, i), v = views(c), imm = i.imm & 0xff;
+  copy(c, TMP, s);
+  if (i.mpfx === 0x66) {
+    for (let k = 0; k < 4; k++) v.u32[i.reg * 4 + k] = v.u32[TMP * 4 + ((imm >> (2 * k)) & 3)];
+    return;
+  }
+  const off = i.mpfx === 0xf3 ? 4 : 0;
+  copy(c, i.reg, TMP);
+  for (let k = 0; k < 4; k++) v.u16[i.reg * 8 + off + k] = v.u16[TMP * 8 + off + ((imm >> (2 * k)) & 3)];
+}
+
+/** SHUFPS (0F C6) and SHUFPD (66 0F C6). */
+export function shufp(c: Cpu, i: Insn): void {
+  const s = src(c, i), v = views(c), imm = i.imm & 0xff, d = i.reg;
+  const r: number[] = [];
+  if (i.mpfx === 0x66) {
+    r.push(v.u32[d * 4 + (imm & 1) * 2], v.u32[d * 4 + (imm & 1) * 2 + 1], v.u32[s * 4 + ((imm >> 1) & 1) * 2], v.u32[s * 4 + ((imm >> 1) & 1) * 2 + 1]);
+  } else {
+    r.push(v.u32[d * 4 + (imm & 3)], v.u32[d * 4 + ((imm >> 2) & 3)], v.u32[s * 4 + ((imm >> 4) & 3)], v.u32[s * 4 + ((imm >> 6) & 3)]);
+  }
+  for (let k = 0; k < 4; k++) v.u32[d * 4 + k] = r[k];
+}
+
+/** PINSRW xmm, r32/m16, Ib (66 0F C4) and PEXTRW r32, xmm, Ib (66 0F C5). */
+export function pinsrw(c: Cpu, i: Insn): void {
+  checkSse(c);
+  const v = views(c);
+  const w = i.rm >= 0 ? c.lo[i.rm] & 0xffff : c.read16(c.ea(i));
+  v.u16[i.reg * 8 + (i.imm & 7)] = w;
+}
+
+export function pextrw(c: Cpu, i: Insn): void {
+  checkSse(c);
+  c.writeReg(4, i.reg, views(c).u16[i.rm * 8 + (i.imm & 7)]);
+}
+
+// ---- shifts ----
+
+function shiftLanes(c: Cpu, reg: number, op: number, bits: number, count: number): void {
+  const v = views(c);
+  if (bits === 64) {
+    const x = c.xmm;
+    for (let k = 0; k < 2; k++) {
+      const lo = x[reg * 4 + 2 * k] >>> 0, hi = x[reg * 4 + 2 * k + 1] >>> 0;
+      let nlo = 0, nhi = 0;
+      if (count < 64) {
+        if (op === 2) { // right
+          if (count === 0) { nlo = lo; nhi = hi; }
+          else if (count < 32) { nlo = (lo >>> count) | (hi << (32 - count)); nhi = hi >>> count; }
+          else { nlo = hi >>> (count - 32); nhi = 0; }
+        } else {
+          if (count === 0) { nlo = lo; nhi = hi; }
+          else if (count < 32) { nhi = (hi << count) | (lo >>> (32 - count)); nlo = lo << count; }
+          else { nhi = lo << (count - 32); nlo = 0; }
+        }
+      }
+      x[reg * 4 + 2 * k] = nlo; x[reg * 4 + 2 * k + 1] = nhi;
+    }
+    return;
+  }
+  const arr = bits === 16 ? (op === 4 ? v.i16 : v.u16) : (op === 4 ? v.i32 : v.u32);
+  const n = 128 / bits, b = reg * n;
+  for (let k = 0; k < n; k++) {
+    const a = arr[b + k];
+    if (op === 4) arr[b + k] = a >> Math.min(count, bits - 1);
+    else if (count >= bits) arr[b + k] = 0;
+    else arr[b + k] = op === 2 ? a >>> count : a << count;
+  }
+}
+
+/** PSRLW/D/Q, PSRAW/D, PSLLW/D/Q with an immediate (66 0F 71/72/73 /2 /4 /6) and PSRLDQ/PSLLDQ (/3 /7). */
+export function shiftImm(c: Cpu, i: Insn): void {
+  checkSse(c);
+  if (i.rm < 0) throw new CpuFault(Vector.UD);
+  const op = (i.modrm >> 3) & 7, count = i.imm & 0xff;
+  const bits = i.opcode === 0x0f71 ? 16 : i.opcode === 0x0f72 ? 32 : 64;
+  if (bits === 64 && (op === 3 || op === 7)) {
+    const u8 = views(c).u8, r = i.rm * 16, n = Math.min(count, 16);
+    const t: number[] = [];
+    for (let k = 0; k < 16; k++) {
+      const from = op === 3 ? k + n : k - n;
+      t.push(from >= 0 && from < 16 ? u8[r + from] : 0);
+    }
+    for (let k = 0; k < 16; k++) u8[r + k] = t[k];
+    return;
+  }
+  shiftLanes(c, i.rm, op, bits, count);
+}
+
+/** The same shifts with the count in an xmm register or memory (66 0F D1-D3, E1-E2, F1-F3). */
+export function shiftXmm(c: Cpu, i: Insn): void {
+  const s = src(c, i), x = c.xmm;
+  const lo = x[s * 4] >>> 0, hi = x[s * 4 + 1] >>> 0;
+  const count = hi !== 0 || lo > 255 ? 255 : lo;
+  const op8 = i.opcode & 0xff;
+  const op = op8 >= 0xf0 ? 6 : op8 >= 0xe0 ? 4 : 2;
+  const bits = [0, 16, 32, 64][op8 & 3];
+  shiftLanes(c, i.reg, op, bits, count);
+}
+
+// ---- floating point ----
+
+function roundMode(c: Cpu, v: number): number {
+  switch ((c.mxcsr >> 13) & 3) {
+    case 0: {
+      const f = Math.floor(v), d = v - f;
+      return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+    }
+    case 1: return Math.floor(v);
+    case 2: return Math.ceil(v);
+    default: return Math.trunc(v);
+  }
+}
+
+function arith(op: number, a: number, b: number): number {
+  switch (op) {
+    case 0x58: return a + b;
+    case 0x59: return a * b;
+    case 0x5c: return a - b;
+    case 0x5e: return a / b;
+    case 0x5d: return a < b ? a : b; // MIN: the second operand when unordered or equal
+    case 0x5f: return a > b ? a : b;
+    case 0x51: return Math.sqrt(b);
+    case 0x52: return 1 / Math.sqrt(b);
+    default: return 1 / b; // 0x53 RCP
+  }
+}
+
+/**
+ * One lane with the SSE NaN rules (SDM Vol. 1 §4.8.3.5, Table 4-7): a NaN operand is
+ * returned quieted (the destination's first), an invalid operation gives the default
+ * QNaN, MIN/MAX return the source whenever an operand is a NaN.
+ */
+function lane(c: Cpu, op: number, dbl: boolean, d: number, s: number): void {
+  const x = c.xmm, v = views(c);
+  const a = dbl ? v.f64[d >> 1] : v.f32[d], b = dbl ? v.f64[s >> 1] : v.f32[s];
+  const unary = op === 0x51 || op === 0x52 || op === 0x53;
+  const quiet = dbl ? 0x0008_0000 : 0x0040_0000;
+  const hiWord = dbl ? 1 : 0;
+  if ((!unary && a !== a) || b !== b) {
+    const minmax = op === 0x5d || op === 0x5f;
+    const from = minmax || unary || a === a ? s : d;
+    x[d] = x[from];
+    if (dbl) x[d + 1] = x[from + 1];
+    if (!minmax) x[d + hiWord] |= quiet;
+    return;
+  }
+  const r = arith(op, a, b);
+  if (r !== r) {
+    if (dbl) { x[d] = 0; x[d + 1] = 0xfff8_0000 | 0; } else x[d] = 0xffc0_0000 | 0;
+    return;
+  }
+  if (dbl) v.f64[d >> 1] = r; else v.f32[d] = Math.fround(r);
+}
+
+/** ADD/MUL/SUB/DIV/MIN/MAX/SQRT/RSQRT/RCP in PS/PD/SS/SD forms (0F 51-53, 58-5F). */
+export function farith(c: Cpu, i: Insn): void {
+  const op = i.opcode & 0xff;
+  switch (i.mpfx) {
+    case 0xf2: { const s = src(c, i, 8); lane(c, op, true, i.reg * 4, s * 4); return; }
+    case 0xf3: { const s = src(c, i, 4); lane(c, op, false, i.reg * 4, s * 4); return; }
+    case 0x66: { const s = src(c, i, 16, true); for (let k = 0; k < 4; k += 2) lane(c, op, true, i.reg * 4 + k, s * 4 + k); return; }
+    default: { const s = src(c, i, 16, true); for (let k = 0; k < 4; k++) lane(c, op, false, i.reg * 4 + k, s * 4 + k); return; }
+  }
+}
+
+function cmpPred(p: number, a: number, b: number): boolean {
+  const un = Number.isNaN(a) || Number.isNaN(b);
+  switch (p & 7) {
+    case 0: return a === b;
+    case 1: return a < b;
+    case 2: return a <= b;
+    case 3: return un;
+    case 4: return !(a === b);
+    case 5: return !(a < b);
+    case 6: return !(a <= b);
+    default: return !un;
+  }
+}
+
+/** CMPPS/CMPPD/CMPSS/CMPSD xmm, xmm/m, Ib (0F C2). */
+export function fcmp(c: Cpu, i: Insn): void {
+  const v = views(c), x = c.xmm, p = i.imm;
+  switch (i.mpfx) {
+    case 0xf2: { const s = src(c, i, 8); const r = cmpPred(p, v.f64[i.reg * 2], v.f64[s * 2]) ? -1 : 0; x[i.reg * 4] = r; x[i.reg * 4 + 1] = r; return; }
+    case 0xf3: { const s = src(c, i, 4); x[i.reg * 4] = cmpPred(p, v.f32[i.reg * 4], v.f32[s * 4]) ? -1 : 0; return; }
+    case 0x66: {
+      const s = src(c, i, 16, true);
+      for (let k = 0; k < 2; k++) { const r = cmpPred(p, v.f64[i.reg * 2 + k], v.f64[s * 2 + k]) ? -1 : 0; x[i.reg * 4 + 2 * k] = r; x[i.reg * 4 + 2 * k + 1] = r; }
+      return;
+    }
+    default: {
+      const s = src(c, i, 16, true);
+      for (let k = 0; k < 4; k++) x[i.reg * 4 + k] = cmpPred(p, v.f32[i.reg * 4 + k], v.f32[s * 4 + k]) ? -1 : 0;
+    }
+  }
+}
+
+/** UCOMISS/UCOMISD/COMISS/COMISD (0F 2E/2F): ZF, PF, CF; OF, SF, AF cleared. */
+export function comis(c: Cpu, i: Insn): void {
+  const v = views(c);
+  const dbl = i.mpfx === 0x66;
+  const s = src(c, i, dbl ? 8 : 4);
+  const a = dbl ? v.f64[i.reg * 2] : v.f32[i.reg * 4], b = dbl ? v.f64[s * 2] : v.f32[s * 4];
+  let f: number;
+  if (Number.isNaN(a) || Number.isNaN(b)) f = ZF | PF | CF;
+  else if (a > b) f = 0;
+  else if (a < b) f = CF;
+  else f = ZF;
+  c.setArithFlags(f);
+}
+
+/** Converts a double to int32/int64 per SDM "integer indefinite" rules; returns [lo, hi]. */
+function toInt(v: number, bits: number): [number, number] {
+  if (bits === 32) {
+    if (!(v >= -2147483648 && v < 2147483648)) return [0x8000_0000, 0];
+    return [v | 0, 0];
+  }
+  if (!(v >= -9223372036854775808 && v < 9223372036854775808)) return [0, 0x8000_0000];
+  const hi = Math.floor(v / TWO32);
+  return [(v - hi * TWO32) >>> 0, hi | 0];
+}
+
+/** CVTSI2SS/CVTSI2SD xmm, r/m32/64 (F3/F2 0F 2A). */
+export function cvtsi2s(c: Cpu, i: Insn): void {
+  checkSse(c);
+  let val: number;
+  if (i.rm >= 0) val = i.rexW ? c.hi[i.rm] * TWO32 + (c.lo[i.rm] >>> 0) : c.lo[i.rm];
+  else { const ea = c.ea(i); const lo = c.read32(ea); val = i.rexW ? (c.read32(ea + 4) | 0) * TWO32 + lo : lo | 0; }
+  const v = views(c);
+  if (i.mpfx === 0xf2) v.f64[i.reg * 2] = val;
+  else v.f32[i.reg * 4] = Math.fround(val);
+}
+
+/** CVTTSS2SI/CVTTSD2SI (0F 2C) and CVTSS2SI/CVTSD2SI (0F 2D) r32/64, xmm/m. */
+export function cvts2si(c: Cpu, i: Insn): void {
+  const v = views(c);
+  const dbl = i.mpfx === 0xf2;
+  const s = src(c, i, dbl ? 8 : 4);
+  let val = dbl ? v.f64[s * 2] : v.f32[s * 4];
+  val = i.opcode === 0x0f2c ? Math.trunc(val) : roundMode(c, val);
+  const [lo, hi] = toInt(val, i.rexW ? 64 : 32);
+  c.writeReg(i.rexW ? 8 : 4, i.reg, lo >>> 0, hi);
+}
+
+/** CVTPS2PD/CVTPD2PS/CVTSS2SD/CVTSD2SS (0F 5A). */
+export function cvtFloat(c: Cpu, i: Insn): void {
+  const v = views(c), x = c.xmm, d = i.reg;
+  switch (i.mpfx) {
+    case 0xf3: { const s = src(c, i, 4); v.f64[d * 2] = v.f32[s * 4]; return; }
+    case 0xf2: { const s = src(c, i, 8); v.f32[d * 4] = Math.fround(v.f64[s * 2]); return; }
+    case 0x66: { const s = src(c, i, 16, true); const a = v.f64[s * 2], b = v.f64[s * 2 + 1]; v.f32[d * 4] = Math.fround(a); v.f32[d * 4 + 1] = Math.fround(b); x[d * 4 + 2] = 0; x[d * 4 + 3] = 0; return; }
+    default: { const s = src(c, i, 8); const a = v.f32[s * 4], b = v.f32[s * 4 + 1]; v.f64[d * 2] = a; v.f64[d * 2 + 1] = b; }
+  }
+}
+
+/** CVTDQ2PS (0F 5B), CVTPS2DQ (66), CVTTPS2DQ (F3). */
+export function cvtDqPs(c: Cpu, i: Insn): void {
+  const s = src(c, i, 16, true), v = views(c), d = i.reg;
+  for (let k = 0; k < 4; k++) {
+    if (i.mpfx === 0) v.f32[d * 4 + k] = Math.fround(v.i32[s * 4 + k]);
+    else {
+      const f = v.f32[s * 4 + k];
+      v.i32[d * 4 + k] = toInt(i.mpfx === 0xf3 ? Math.trunc(f) : roundMode(c, f), 32)[0];
+    }
+  }
+}
+
+/** CVTTPD2DQ (66 0F E6), CVTDQ2PD (F3), CVTPD2DQ (F2). */
+export function cvtDqPd(c: Cpu, i: Insn): void {
+  const v = views(c), d = i.reg;
+  if (i.mpfx === 0xf3) {
+    const s = src(c, i, 8);
+    const a = v.i32[s * 4], b = v.i32[s * 4 + 1];
+    v.f64[d * 2] = a; v.f64[d * 2 + 1] = b;
+    return;
+  }
+  const s = src(c, i, 16, true);
+  const a = v.f64[s * 2], b = v.f64[s * 2 + 1];
+  const r = i.mpfx === 0x66 ? Math.trunc : (x: number) => roundMode(c, x);
+  v.i32[d * 4] = toInt(r(a), 32)[0]; v.i32[d * 4 + 1] = toInt(r(b), 32)[0];
+  v.i32[d * 4 + 2] = 0; v.i32[d * 4 + 3] = 0;
+}
+
+// ---- MXCSR, FXSAVE/FXRSTOR, fences ----
+
+/** 0F AE group: FXSAVE, FXRSTOR, LDMXCSR, STMXCSR (memory); LFENCE/MFENCE/SFENCE (register); CLFLUSH. */
+export function group15(c: Cpu, i: Insn): void {
+  const op = (i.modrm >> 3) & 7;
+  if (i.rm >= 0) {
+    if (op >= 5) return; // fences: memory is sequentially consistent here
+    throw new CpuFault(Vector.UD);
+  }
+  const ea = c.ea(i);
+  switch (op) {
+    case 0: fxsave(c, ea, i.rexW); return;
+    case 1: fxrstor(c, ea, i.rexW); return;
+    case 2: {
+      checkSse(c);
+      const v = c.read32(ea);
+      if ((v & ~0xffff) !== 0) throw new CpuFault(Vector.GP, 0);
+      c.mxcsr = v;
+      return;
+    }
+    case 3: checkSse(c); c.write32(ea, c.mxcsr); return;
+    case 7: return; // CLFLUSH
+    default: throw new CpuFault(Vector.UD);
+  }
+}
+
+/** FXSAVE m512 (SDM Vol. 2 FXSAVE, Table 3-53 64-bit layout). */
+function fxsave(c: Cpu, ea: number, _rexW: boolean): void {
+  if (ea % 16 !== 0) throw new CpuFault(Vector.GP, 0);
+  if ((c.cr0 & (CR0_TS | CR0_EM)) !== 0) throw new CpuFault(Vector.NM);
+  c.probeWrite(ea); c.probeWrite(ea + 511);
+  const f = c.fpu;
+  c.write16(ea, f.cw);
+  c.write16(ea + 2, f.statusWord());
+  c.write8(ea + 4, f.abridgedTag());
+  c.write8(ea + 5, 0);
+  c.write16(ea + 6, 0);
+  for (let k = 8; k < 24; k += 4) c.write32(ea + k, 0);
+  c.write32(ea + 24, c.mxcsr);
+  c.write32(ea + 28, 0xffff); // MXCSR_MASK: DAZ not supported
+  for (let r = 0; r < 8; r++) {
+    const bytes = f64ToF80(f.st[(f.top + r) & 7]);
+    for (let k = 0; k < 16; k++) c.write8(ea + 32 + 16 * r + k, k < 10 ? bytes[k] : 0);
+  }
+  const n = c.codeMode === 64 ? 16 : 8;
+  for (let r = 0; r < n; r++) storeMem(c, ea + 160 + 16 * r, r, 16);
+}
+
+function fxrstor(c: Cpu, ea: number, _rexW: boolean): void {
+  if (ea % 16 !== 0) throw new CpuFault(Vector.GP, 0);
+  if ((c.cr0 & (CR0_TS | CR0_EM)) !== 0) throw new CpuFault(Vector.NM);
+  const mx = c.read32(ea + 24);
+  if ((mx & ~0xffff) !== 0) throw new CpuFault(Vector.GP, 0);
+  const f = c.fpu;
+  f.cw = c.read16(ea);
+  const sw = c.read16(ea + 2);
+  f.sw = sw & ~0x3800;
+  f.top = (sw >> 11) & 7;
+  const tags = c.read8(ea + 4);
+  for (let r = 0; r < 8; r++) {
+    const bytes = new Uint8Array(10);
+    for (let k = 0; k < 10; k++) bytes[k] = c.read8(ea + 32 + 16 * r + k);
+    f.st[(f.top + r) & 7] = f80ToF64(bytes);
+  }
+  // The abridged tag names physical registers.
+  f.setAbridgedTag(tags);
+  c.mxcsr = mx;
+  const n = c.codeMode === 64 ? 16 : 8;
+  const x = c.xmm;
+  for (let r = 0; r < n; r++) for (let k = 0; k < 4; k++) x[r * 4 + k] = c.read32(ea + 160 + 16 * r + 4 * k);
+}
+
+/** float64 to x87 80-bit extended (little-endian bytes). */
+export function f64ToF80(v: number): Uint8Array {
+  const out = new Uint8Array(10);
+  const dv = new DataView(new ArrayBuffer(8));
+  dv.setFloat64(0, v, true);
+  const hi = dv.getUint32(4, true), lo = dv.getUint32(0, true);
+  const sign = hi >>> 31;
+  const exp = (hi >>> 20) & 0x7ff;
+  let mantHi = ((hi & 0xfffff) << 11) | (lo >>> 21), mantLo = (lo << 11) >>> 0;
+  let e: number;
+  if (exp === 0 && mantHi === 0 && mantLo === 0) { e = 0; }
+  else if (exp === 0x7ff) { e = 0x7fff; mantHi = (mantHi | 0x8000_0000) >>> 0; }
+  else if (exp === 0) {
+    // Denormal double: normalise into the wider exponent range.
+    let m = BigInt(hi & 0xfffff) << 32n | BigInt(lo);
+    let ee = 1 - 1023 + 16383;
+    while ((m & (1n << 52n)) === 0n) { m <<= 1n; ee--; }
+    m <<= 11n;
+    mantHi = Number(m >> 32n); mantLo = Number(m & 0xffff_ffffn);
+    e = ee;
+  } else { e = exp - 1023 + 16383; mantHi = (mantHi | 0x8000_0000) >>> 0; }
+  const d = new DataView(out.buffer);
+  d.setUint32(0, mantLo >>> 0, true);
+  d.setUint32(4, mantHi >>> 0, true);
+  d.setUint16(8, (sign << 15) | e, true);
+  return out;
+}
+
+/** x87 80-bit extended to float64 (rounded to nearest). */
+export function f80ToF64(b: Uint8Array): number {
+  const d = new DataView(b.buffer, b.byteOffset, 10);
+  const mantLo = d.getUint32(0, true), mantHi = d.getUint32(4, true);
+  const se = d.getUint16(8, true);
+  const sign = se >> 15 ? -1 : 1, e = se & 0x7fff;
+  if (e === 0 && mantHi === 0 && mantLo === 0) return sign * 0;
+  if (e === 0x7fff) return (mantHi & 0x7fff_ffff) === 0 && mantLo === 0 ? sign * Infinity : NaN;
+  const mant = mantHi * TWO32 + mantLo; // rounded to 53 bits by the double arithmetic
+  return sign * mant * Math.pow(2, e - 16383 - 63);
+}
