@@ -272,7 +272,8 @@ export function buildInstallPlan(ks: Kickstart, disks: readonly PlanDisk[], opts
   const fw = lastCommand(ks, 'firewall');
   const svc = lastCommand(ks, 'services');
   const finalCmd = [...ks.commands].reverse().find((c) => ['reboot', 'poweroff', 'halt', 'shutdown'].includes(c.name));
-  const bootPassword = bl?.options.password as string | undefined;
+  // tsvirt boots installed disks itself (no GRUB), so a boot loader password protects nothing.
+  if (bl?.options.password !== undefined) notes.push(`${where(bl)}: bootloader --password is ignored: tsvirt boots the installed disk directly`);
 
   return {
     version: INSTALL_PLAN_VERSION,
@@ -284,7 +285,6 @@ export function buildInstallPlan(ks: Kickstart, disks: readonly PlanDisk[], opts
       append: (bl?.options.append as string | undefined) ?? '',
       timeoutSeconds: bl?.options.timeout as number | undefined,
       bootDrive: bl?.options['boot-drive'] === undefined ? planned[0]?.target : diskName(bl.options['boot-drive'] as string),
-      passwordHash: bootPassword === undefined || !bl ? undefined : (hashPassword(bootPassword, bl.options.iscrypted === true, 'the boot loader', bl, random) ?? undefined),
     },
     root: { passwordHash: rootHash, locked: rootpw === undefined || rootpw.options.lock === true, allowSsh: rootpw?.options['allow-ssh'] === true },
     users,

@@ -90,7 +90,6 @@ export interface InstallPlan {
     readonly append: string;
     readonly timeoutSeconds?: number;
     readonly bootDrive?: string;
-    readonly passwordHash?: string;
   };
   readonly root: { readonly passwordHash: string | null; readonly locked: boolean; readonly allowSsh: boolean };
   readonly users: readonly PlannedUser[];

@@ -154,5 +154,8 @@ describe('buildInstallPlan', () => {
     const locked = await plan('part / --size=100\n');
     expect(locked.root).toEqual({ passwordHash: null, locked: true, allowSsh: false });
     expect(await refused('part / --size=100\nrootpw --iscrypted notahash\n')).toMatch(/not a crypt\(3\) hash/);
+    const withBootPassword = await plan('part / --size=100\nbootloader --password=grubpw\n');
+    expect(JSON.stringify(withBootPassword)).not.toContain('grubpw');
+    expect(withBootPassword.notes).toContain('test.ks:2: bootloader --password is ignored: tsvirt boots the installed disk directly');
   });
 });
