@@ -35,4 +35,25 @@ describe('software CPU on the Linux boot path', () => {
     expect(cpu.run(100).kind).toBe('hlt');
     expect(cpu.getRegisters().gdt).toEqual({ base: 0x123450n, limit: 0x1f });
   });
+
+  it('secondary_startup_64 (arch/x86/kernel/head_64.S): MOV r64, m64 from an upper-half address reads all 8 bytes', () => {
+    // Debian 6.1 cloud kernel, rip 0xffffffff810000f9: 48 8b 25 28 9c bf 01 (mov initial_stack(%rip),%rsp)
+    // loaded 0 although memory held 0xffffffff82a03f58; the next push then triple-faulted.
+    // Here: the kernel's 2 MiB alias of low memory at 0xffffffff80000000 (PML4[511] -> PDPT[510]).
+    for (const offset of [0x101000, 0x101001, 0x101004, 0x101008]) {
+      const mem = BufferGuestMemory.allocate(64 << 20);
+      const regs = setupLongModeEntry(mem, 0x100000, 0x7000);
+      mem.write64(0x9000 + 511 * 8, 0xf000n | 3n);
+      mem.write64(0xf000 + 510 * 8, 0xb000n | 3n);
+      const cpu = new Cpu({ mem, bus: new IoBus(), clock: new ManualClock() });
+      cpu.setRegisters(regs);
+      const a = 0xffffffff80000000n + BigInt(offset);
+      const imm = Array.from({ length: 8 }, (_, i) => Number((a >> BigInt(8 * i)) & 0xffn));
+      // movabs $a,%rbx ; mov (%rbx),%rax ; hlt
+      mem.slice(0x100000, 14).set([0x48, 0xbb, ...imm, 0x48, 0x8b, 0x03, 0xf4]);
+      mem.write64(offset, 0xffffffff82a03f58n);
+      expect(cpu.run(100).kind).toBe('hlt');
+      expect(cpu.getRegisters().rax.toString(16), `offset 0x${offset.toString(16)}`).toBe('ffffffff82a03f58');
+    }
+  });
 });
