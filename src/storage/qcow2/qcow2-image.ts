@@ -200,6 +200,13 @@ export class Qcow2Image implements BlockDevice {
     if (len > 0) this.read(start, out.subarray(0, len));
   }
 
+  /** Whether guest cluster gc currently reads as all zeros without looking at data. */
+  private readsAsZeros(gc: number): boolean {
+    const [hi, lo] = this.entry(gc);
+    const k = classify(hi, lo, this.header.version);
+    return k === ClusterKind.Zero || k === ClusterKind.ZeroAllocated || (k === ClusterKind.Unallocated && (!this.backing || gc * this.clusterSize >= this.backing.size));
+  }
+
   /** Queues the host clusters an old L2 entry referenced; freed after the new entries are on disk. */
   private releaseEntry(hi: number, lo: number): void {
     const kind = classify(hi, lo, this.header.version);
@@ -274,8 +281,14 @@ export class Qcow2Image implements BlockDevice {
       const len = runEnd - pos;
       const host = this.refcounts!.allocate(n);
       const alignedStart = inCluster === 0;
-      if (alignedStart && runEnd === (gc + n) * cs) {
+      const alignedEnd = runEnd === (gc + n) * cs;
+      if (alignedStart && alignedEnd) {
         this.file.writeAt(buf.subarray(done, done + len), host);
+      } else if (host >= this.file.sizeBytes && (alignedStart || this.readsAsZeros(gc)) && (alignedEnd || this.readsAsZeros(gc + n - 1))) {
+        // Fresh space past EOF already reads as zeros: extend the file instead of writing
+        // the zero-filled head and tail (what QEMU does with write_zeroes).
+        this.file.truncate(host + n * cs);
+        this.file.writeAt(buf.subarray(done, done + len), host + inCluster);
       } else {
         const tmp = Buffer.allocUnsafe(n * cs);
         if (!alignedStart) this.readCluster(gc, tmp.subarray(0, cs));
