@@ -1,6 +1,6 @@
 // Kickstart parser details: shlex compatibility, the model, print round-trips, %include
 // over HTTP and its limits, and prepareKickstart's inst.ks= / --initrd-inject handling.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +72,15 @@ describe('kickstart model', () => {
       const again = await validateKickstartText(printed, 'printed.ks', fetcher);
       expect(again.problems).toEqual([]);
       expect(printKickstart({ ...again.kickstart, source: first.kickstart.source })).toBe(printed);
+    }
+    // Every valid corpus file: printing is idempotent and the output is still valid.
+    for (const f of readdirSync(corpus).filter((x) => x.endsWith('.ks'))) {
+      const first = await validateKickstartSource(join(corpus, f), fetcher);
+      if (!first.valid) continue;
+      const printed = printKickstart(first.kickstart);
+      const again = await validateKickstartText(printed, join(corpus, f), fetcher);
+      expect({ f, valid: again.valid }).toEqual({ f, valid: true });
+      expect(printKickstart(again.kickstart)).toBe(printed);
     }
     const q = await validateKickstartSource(join(corpus, '23-quoting.ks'), fetcher);
     expect(printKickstart(q.kickstart)).toContain(`user --name=carol --password='pa ss#word' --plaintext --gecos='Carol "CJ" Jones'`);
