@@ -12,8 +12,7 @@
 // `portForward=8000-8009:80` forwards 8000..8009 to guest 80..89 (libvirt's `to` names the
 // guest port for `start`). Without GUESTPORT the guest port equals the host port. ADDRESS
 // defaults to 127.0.0.1 — unlike passt, which listens on every address: exposing a guest
-// to the network is opt-in (`portForward=0.0.0.0:2222:22`). PROTO is tcp (the default);
-// udp parses (it is valid libvirt) but the user-mode network refuses it as not supported yet.
+// to the network is opt-in (`portForward=0.0.0.0:2222:22`). PROTO is tcp (the default) or udp.
 // Left out: IPv6 addresses and `dev=` (interface binding).
 
 import { TsvirtError } from '../../lib/errors.js';

@@ -3,14 +3,14 @@
 // gateway and stands for the host's loopback (a guest connection to 10.0.2.2:PORT becomes a
 // host socket to 127.0.0.1:PORT), 10.0.2.3 is the DNS server (queries are relayed to the
 // host's resolver). Connections to other addresses are re-originated from the host as
-// ordinary sockets to that address. Inbound port forwards listen on host sockets and open
-// TCP connections towards the guest.
+// ordinary sockets to that address. Inbound port forwards listen on host sockets: TCP ones
+// open connections towards the guest, UDP ones relay datagrams (udp-port-forward.ts).
 // Handles: Ethernet II, ARP (answers for .2 and .3, learns the guest MAC), IPv4 (checked
 // headers, TTL spent like a router's; fragments dropped), ICMP echo to .2/.3, UDP
 // (per-flow host sockets), DHCP, DNS over UDP and TCP, TCP (tcp-connection.ts). Every guest frame is checked field by field; a bad one is dropped and
 // counted (NetCounters), nothing throws into the VMM.
-// Left out: IPv6, ICMP to other hosts, IP fragments, TFTP/BOOTP file serving, SMB, UDP
-// port forwards. Event-driven on the thread that creates it (the vCPU worker).
+// Left out: IPv6, ICMP to other hosts, IP fragments, TFTP/BOOTP file serving, SMB.
+// Event-driven on the thread that creates it (the vCPU worker).
 
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
@@ -31,6 +31,7 @@ import { DEFAULT_TCP_TUNING, TcpConnection, type TcpSink, type TcpTuning } from 
 import { buildTcpFrame, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpSegment } from './tcp-segment.js';
 import { buildUdpFrame, parseUdp, UDP_HEADER_BYTES } from './udp.js';
 import { UdpFlows } from './udp-flows.js';
+import { UdpPortForwards } from './udp-port-forward.js';
 
 /** QEMU's user-network layout (docs: "Network options", -netdev user defaults). */
 export const USER_NET_NETWORK = 0x0a000200; // 10.0.2.0
@@ -76,6 +77,7 @@ export class UserNetBackend implements NetBackend, TcpSink {
   private closed = false;
   private readonly tcp = new Map<string, TcpConnection>();
   private readonly udp: UdpFlows;
+  private readonly udpForwards: UdpPortForwards;
   private readonly dhcp: DhcpServer;
   private readonly tuning: TcpTuning;
   private readonly hostLoopback: string;
@@ -103,13 +105,21 @@ export class UserNetBackend implements NetBackend, TcpSink {
       maxReplyBytes: USER_NET_MTU - IPV4_HEADER_BYTES - UDP_HEADER_BYTES,
       deliver: (guestPort, remoteAddr, remotePort, payload) => this.sendUdpToGuest(remoteAddr, remotePort, guestPort, payload),
     });
+    this.udpForwards = new UdpPortForwards({
+      timers: this.timers, counters: this.counters, idleMs: opts.udpIdleMs ?? 60_000, maxPeers: opts.maxUdpFlows ?? 256,
+      maxDatagramBytes: USER_NET_MTU - IPV4_HEADER_BYTES - UDP_HEADER_BYTES,
+      deliver: (gatewayPort, guestPort, payload) => this.sendUdpToGuest(USER_NET_GATEWAY, gatewayPort, guestPort, payload),
+    });
   }
 
   /** Opens the NAT and its port-forward listeners (a busy port is the user's error). */
   static async open(opts: UserNetOptions = {}): Promise<UserNetBackend> {
     const nat = new UserNetBackend(opts);
     try {
-      for (const fwd of opts.portForwards ?? []) nat.bound.push(await nat.listen(fwd));
+      for (const [i, fwd] of (opts.portForwards ?? []).entries()) {
+        const boundPort = fwd.proto === 'udp' ? await nat.udpForwards.listen(fwd, i) : await nat.listen(fwd);
+        nat.bound.push({ ...fwd, boundPort });
+      }
     } catch (err) {
       nat.close();
       throw err;
@@ -150,6 +160,7 @@ export class UserNetBackend implements NetBackend, TcpSink {
     for (const conn of this.tcp.values()) conn.destroy();
     this.tcp.clear();
     this.udp.close();
+    this.udpForwards.close();
     for (const s of this.servers) s.close();
     this.servers.length = 0;
   }
@@ -245,6 +256,7 @@ export class UserNetBackend implements NetBackend, TcpSink {
       host = this.dnsUpstream.address;
       port = this.dnsUpstream.port;
     } else if (ip.dst === USER_NET_GATEWAY) {
+      if (this.udpForwards.fromGuest(udp.srcPort, udp.dstPort, udp.payload)) return;
       host = this.hostLoopback;
     } else {
       const target = this.externalTarget(ip.dst);
@@ -345,10 +357,8 @@ export class UserNetBackend implements NetBackend, TcpSink {
 
   // --- inbound port forwards -------------------------------------------------------------
 
-  private listen(fwd: PortForward): Promise<BoundPortForward> {
-    if (fwd.proto !== 'tcp') {
-      return Promise.reject(new TsvirtError(`--network portForward: ${fwd.proto} port forwards are not supported by the user-mode network yet`, 'forward tcp ports'));
-    }
+  /** Listens for a TCP forward; resolves to the bound port. */
+  private listen(fwd: PortForward): Promise<number> {
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => this.acceptInbound(socket, fwd));
     this.servers.push(server);
     return new Promise((resolve, reject) => {
@@ -359,7 +369,7 @@ export class UserNetBackend implements NetBackend, TcpSink {
       server.listen(fwd.hostPort, fwd.hostAddress, () => {
         const addr = server.address();
         server.on('error', (err: NodeJS.ErrnoException) => this.counters.count('forward-listener-error', err.code ?? err.message));
-        resolve({ ...fwd, boundPort: typeof addr === 'object' && addr ? addr.port : fwd.hostPort });
+        resolve(typeof addr === 'object' && addr ? addr.port : fwd.hostPort);
       });
     });
   }

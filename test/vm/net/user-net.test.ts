@@ -2,6 +2,7 @@
 // on 127.0.0.1.
 
 import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -411,7 +412,28 @@ describe('user-mode NAT: inbound port forwards', () => {
     const port = (busy.address() as net.AddressInfo).port;
     await expect(UserNetBackend.open({ dnsUpstream: null, portForwards: [{ proto: 'tcp', hostAddress: '127.0.0.1', hostPort: port, guestPort: 22 }] }))
       .rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
-    await expect(UserNetBackend.open({ dnsUpstream: null, portForwards: [{ proto: 'udp', hostAddress: '127.0.0.1', hostPort: 0, guestPort: 22 }] }))
-      .rejects.toThrow(/not supported by the user-mode network yet/);
+    const busyUdp = dgram.createSocket('udp4');
+    await new Promise<void>((r) => busyUdp.bind(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => busyUdp.close(() => r())));
+    await expect(UserNetBackend.open({ dnsUpstream: null, portForwards: [{ proto: 'udp', hostAddress: '127.0.0.1', hostPort: busyUdp.address().port, guestPort: 53 }] }))
+      .rejects.toThrow(/cannot listen on udp 127\.0\.0\.1:\d+: EADDRINUSE/);
+  });
+
+  it('relays UDP from host peers to the guest port and the guest replies back', async () => {
+    const { nat, guest } = await boot({ portForwards: [{ proto: 'udp', hostAddress: '127.0.0.1', hostPort: 0, guestPort: 5353 }] });
+    const port = nat.portForwards[0]!.boundPort;
+    const peers = [dgram.createSocket('udp4'), dgram.createSocket('udp4')];
+    cleanups.push(() => peers.forEach((p) => p.close()));
+    const replies = peers.map((p) => new Promise<string>((r) => p.once('message', (m) => r(m.toString()))));
+    peers[0]!.send('from peer 0', port, '127.0.0.1');
+    const first = await guest.recvUdp(5353);
+    peers[1]!.send('from peer 1', port, '127.0.0.1');
+    const second = await guest.recvUdp(5353);
+    expect(first.srcAddr).toBe(USER_NET_GATEWAY);
+    expect(second.srcPort).not.toBe(first.srcPort); // each host peer has its own gateway port
+    guest.sendUdp(5353, USER_NET_GATEWAY, second.srcPort, Buffer.from(`re: ${Buffer.from(second.payload)}`));
+    guest.sendUdp(5353, USER_NET_GATEWAY, first.srcPort, Buffer.from(`re: ${Buffer.from(first.payload)}`));
+    expect(await replies[0]).toBe('re: from peer 0');
+    expect(await replies[1]).toBe('re: from peer 1');
   });
 });
