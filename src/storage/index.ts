@@ -9,3 +9,4 @@ export { convertImage, type ConvertOptions } from './convert-image.js';
 export { resizeImage } from './resize-image.js';
 export { provisionDisks, type DiskToCreate, type ProvisionedDisks } from './provision.js';
 export { parseSize, parseSizeChange, formatSize } from './size.js';
+export { defaultImageDir, nextImagePath } from './image-paths.js';
