@@ -176,9 +176,9 @@ class GotFetcher implements Fetcher {
         lastError = err;
       }
     }
-    await this.cache.dropPart(url);
+    // A partial body stays in the cache: the next run resumes it with Range.
     throw new TsvirtError(
-      `fetching ${url} failed after ${this.retries + 1} attempts: ${describeCause(lastError)}`,
+      `fetching ${url} failed after ${this.retries + 1} attempt${this.retries === 0 ? '' : 's'}: ${describeCause(lastError)}`,
       'check the server and try again',
     );
   }

@@ -190,6 +190,16 @@ describe('fetcher over HTTP', () => {
     expect(reqs[1].headers['if-range']).toBe('"reset-v1"');
   });
 
+  it('resumes a download interrupted in an earlier run', async () => {
+    hits.delete('/reset');
+    const once = createFetcher({ cacheDir, retries: 0, backoffMs: () => 1 });
+    const err = await failure(once.fetchFile(`${base}/reset`));
+    expect(err.message).toMatch(/failed after 1 attempt: /);
+    const again = await once.fetchFile(`${base}/reset`, { checksum: SHA256 });
+    expect(readFileSync(again.path).equals(BODY)).toBe(true);
+    expect(hits.get('/reset')!.map((r) => r.headers.range)).toEqual([undefined, `bytes=${BODY.length / 2}-`]);
+  });
+
   it('times out a slow server and retries', async () => {
     const got = await fetcher.fetchFile(`${base}/slow`);
     expect(got.sizeBytes).toBe(BODY.length);
