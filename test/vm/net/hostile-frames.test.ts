@@ -5,6 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startEchoServer } from './support/loopback-servers.js';
 import { onesComplementSum, pseudoHeaderSum } from '../../../src/vm/net/checksum.js';
 import { ARP_OP_REQUEST, buildArpFrame } from '../../../src/vm/net/arp.js';
 import { BROADCAST_MAC, ETH_HEADER_BYTES } from '../../../src/vm/net/ethernet.js';
@@ -114,5 +115,45 @@ describe('hostile guest frames', () => {
     expect((await guest.dhcp()).addr).toBe(USER_NET_GUEST);
     guest.gatewayMac = await guest.arp(USER_NET_GATEWAY);
     await guest.ping(USER_NET_GATEWAY, 9, Buffer.from('still here'));
+  });
+});
+
+describe('hostile segments inside live TCP connections', () => {
+  it('survives random flags, sequence and acknowledgement numbers, windows and options', async () => {
+    const echo = await startEchoServer();
+    try {
+      const timers = new ManualTimers();
+      nat = await UserNetBackend.open({ dnsUpstream: null, allowExternal: false, timers });
+      const guest = new TestGuest(nat);
+      await guest.dhcp();
+      guest.gatewayMac = await guest.arp(USER_NET_GATEWAY);
+      const r = rng(0xc0ffee);
+      const pick = (n: number) => Math.floor(r() * n);
+      for (let round = 0; round < 20; round++) {
+        const s = guest.connect(USER_NET_GATEWAY, echo.port);
+        await s.connected();
+        s.write(Buffer.from('hello'));
+        for (let i = 0; i < 300; i++) {
+          const seq = pick(2) ? pick(0x1_0000_0000) : 0;
+          const ack = pick(0x1_0000_0000);
+          const mss = pick(4) === 0 ? pick(0x10000) : undefined;
+          const wscale = pick(4) === 0 ? pick(256) : undefined;
+          guest.sendTcp(s, pick(64), seq, ack, pick(0x10000), pick(3) ? null : randomBytes(pick(1500)), mss, wscale);
+        }
+        timers.advance(pick(5000));
+        await new Promise((res) => setTimeout(res, 5));
+      }
+      timers.advance(600_000);
+      expect(nat.counters.get('internal-error')).toBe(0);
+      // And a clean connection still works.
+      const ok = guest.connect(USER_NET_GATEWAY, echo.port);
+      await ok.connected();
+      ok.write(Buffer.from('ping'));
+      ok.end();
+      await ok.until(() => ok.finReceived, 'echo');
+      expect(ok.body().toString()).toBe('ping');
+    } finally {
+      await echo.close();
+    }
   });
 });
