@@ -35,6 +35,23 @@ describe('differential harness', () => {
     expect(mismatches.length).toBeGreaterThan(40);
   });
 
+  it('flags differing XMM results (SSE forms) and differing 32-bit results (compatibility mode)', async () => {
+    const machine = new SnippetMachine(await loadCpuFactory());
+    const [addsd, subsd] = assembleSnippets(['addsd xmm0, xmm1', 'subsd xmm0, xmm1']);
+    const sse: Form = { name: 'addsd', group: 'test', asm: 'addsd xmm0, xmm1', sse: true };
+    const sseCases = makeCases(sse, 50, 4);
+    const sseHost = runNative([{ code: addsd, cases: sseCases }])[0];
+    machine.loadSnippet(subsd, true);
+    expect(sseCases.filter((c, i) => compare(sse, c, sseHost[i], machine.runCase(c)) !== null).length).toBeGreaterThan(20); // NaN, zero and infinite inputs give equal sums and differences
+
+    const [inc, dec] = assembleSnippets(['inc eax', 'dec eax'], 32);
+    const compat: Form = { name: 'inc', group: 'test', asm: 'inc eax', bits: 32 };
+    const compatCases = makeCases(compat, 50, 5);
+    const compatHost = runNative([{ code: inc, cases: compatCases, bits: 32 }])[0];
+    machine.loadSnippet(dec, false, 32);
+    expect(compatCases.filter((c, i) => compare(compat, c, compatHost[i], machine.runCase(c)) !== null).length).toBe(50);
+  });
+
   it('reports #DE on both sides with the faulting RIP', async () => {
     const machine = new SnippetMachine(await loadCpuFactory());
     const [code] = assembleSnippets(['nop; div rcx']);
