@@ -310,7 +310,8 @@ export function buildInstall(specs: InstallSpecs, ctx: BuildContext, variants: r
   const consoles: CharDevice[] = specs.consoles.length === 0 && specs.serials.length === 0 ? [{ type: 'pty' }] : specs.consoles;
   const deviceBootOrder = installDisks.some((d) => d.bootOrder !== undefined) || interfaces.some((n) => n.bootOrder !== undefined);
   const hasDisk = installDisks.some((d) => d.device === 'disk');
-  const bootKernel = method === 'boot' && specs.boot?.kernel !== undefined;
+  const bootKernel = specs.boot?.kernel !== undefined;
+  if (bootKernel && method === 'location') throw new TsvirtError('--boot kernel= cannot be combined with --location', 'the install tree provides the kernel; drop --boot kernel=');
 
   let finalOrder: BootDevice[] = [];
   if (!deviceBootOrder && !bootKernel) {

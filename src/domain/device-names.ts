@@ -1,8 +1,8 @@
 // Guest device names for disks, assigned the way virt-install assigns them
 // (virtinst DeviceDisk.generate_target): each bus has a prefix (virtio vd, sata and scsi sd,
-// ide hd, fdc fd), names the user chose are reserved first, then every other disk takes the
-// lowest free name in command-line order. Names count a..z, aa..az, ... as libvirt's
-// virDiskNameToIndex does.
+// ide hd, fdc fd), names the user chose are reserved first, then every other disk, in
+// command-line order, takes the name after the highest one taken (see nextTarget). Names
+// count a..z, aa..az, ... as libvirt's virDiskNameToIndex does.
 import { TsvirtError } from '../lib/errors.js';
 import type { DiskBus } from './model.js';
 
@@ -36,14 +36,26 @@ export function assignTargets(disks: readonly TargetRequest[]): string[] {
   }
   return disks.map((d) => {
     if (d.targetDev !== undefined) return d.targetDev;
-    const prefix = TARGET_PREFIX[d.bus];
-    for (let i = 0; i < MAX_TARGETS[d.bus]; i++) {
-      const name = targetName(prefix, i);
-      if (!used.has(name)) {
-        used.add(name);
-        return name;
-      }
-    }
-    throw new TsvirtError(`no free target name on the ${d.bus} bus`, `the ${d.bus} bus holds at most ${MAX_TARGETS[d.bus]} disks; use bus=virtio`);
+    const name = nextTarget(TARGET_PREFIX[d.bus], MAX_TARGETS[d.bus], used);
+    if (name === undefined) throw new TsvirtError(`no free target name on the ${d.bus} bus`, `the ${d.bus} bus holds at most ${MAX_TARGETS[d.bus]} disks; use bus=virtio`);
+    used.add(name);
+    return name;
   });
+}
+
+/**
+ * virt-install's choice: the first name after every name already taken on this prefix
+ * (so a new disk goes after vdc, not into the gap at vda); the first gap only when the
+ * names after are exhausted.
+ */
+function nextTarget(prefix: string, max: number, used: ReadonlySet<string>): string | undefined {
+  const pending = new Set([...used].filter((t) => t.startsWith(prefix)));
+  let firstFree: string | undefined;
+  for (let i = 0; i < max; i++) {
+    const name = targetName(prefix, i);
+    if (pending.delete(name)) continue;
+    if (pending.size === 0) return name;
+    firstFree ??= name;
+  }
+  return firstFree;
 }

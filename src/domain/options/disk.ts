@@ -53,9 +53,11 @@ const targetDev: ValueParser<string> = (raw, where) => {
   return raw;
 };
 
-/** Serial numbers end up in the guest's device identify data: printable ASCII only. */
+/** libvirt's diskSerial (domaincommon.rng): letters, digits, space and _ . + - only. */
+export const DISK_SERIAL_PATTERN = /^[A-Za-z0-9_.+\- ]{1,20}$/;
+
 const serial: ValueParser<string> = (raw, where) => {
-  if (!/^[\x20-\x7e]{1,20}$/.test(raw)) throw new TsvirtError(`${where}: invalid disk serial`, 'use 1 to 20 printable ASCII characters');
+  if (!DISK_SERIAL_PATTERN.test(raw)) throw new TsvirtError(`${where}: invalid disk serial`, 'use up to 20 letters, digits, spaces or _ . + -');
   return raw;
 };
 

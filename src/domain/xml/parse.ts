@@ -7,6 +7,7 @@
 // checked before it becomes part of the Domain.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { TsvirtError } from '../../lib/errors.js';
+import { DISK_SERIAL_PATTERN } from '../options/disk.js';
 import {
   DEFAULT_LIFECYCLE, DISK_CACHES, NIC_MODELS, BOOT_DEVICES, type BootDevice, type CharDevice, type ClockTimer,
   type Cpu, type Disk, type DiskBus, type DiskCache, type DiskDevice, type DiskFormat, type Domain, type Graphics,
@@ -15,7 +16,11 @@ import {
 
 type Node = Record<string, unknown>;
 
-const REPEATED = new Set(['disk', 'interface', 'serial', 'console', 'graphics', 'rng', 'boot', 'timer', 'controller', 'channel', 'input', 'redirdev', 'video', 'sound', 'domain']);
+/** Elements that may repeat, by path (a disk's <serial> is text, a device <serial> repeats). */
+const REPEATED = new Set([
+  'domain', 'domain.os.boot', 'domain.clock.timer',
+  ...['disk', 'interface', 'serial', 'console', 'graphics', 'rng', 'controller', 'channel', 'input', 'redirdev', 'video', 'sound'].map((d) => `domain.devices.${d}`),
+]);
 
 const parser = new XMLParser({
   ignoreAttributes: false,
@@ -24,7 +29,7 @@ const parser = new XMLParser({
   parseAttributeValue: false,
   trimValues: true,
   processEntities: true,
-  isArray: (name) => REPEATED.has(name),
+  isArray: (_name, jpath) => REPEATED.has(String(jpath)),
 });
 
 function bad(what: string): never {
@@ -94,6 +99,7 @@ function parseDisk(n: Node): Disk {
   if (source !== undefined && !source.startsWith('/')) bad(`disk source '${source}' is not an absolute path`);
   const boot = list(n.boot)[0];
   const serial = textOf(n.serial);
+  if (serial !== undefined && !DISK_SERIAL_PATTERN.test(serial)) bad(`disk serial '${serial}' is invalid`);
   return {
     device,
     sourcePath: source,
