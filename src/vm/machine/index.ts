@@ -3,3 +3,4 @@
 export type { MachineConfig, MachineResult, MachineExitKind, PciDeviceSpec } from './machine-config.js';
 export { runMachine, type ConsoleIo } from './run-machine.js';
 export { PcMachine, createMachine, type PciPlatform } from './pc-machine.js';
+export { machineResultError } from './machine-result.js';
