@@ -105,7 +105,7 @@ const DOUBLE_EDGES: readonly bigint[] = [
   0x3fe0000000000000n, 0x4008000000000000n, 0x3fb999999999999an,
 ];
 
-function interestingXmmQword(rng: Rng): bigint {
+export function interestingXmmQword(rng: Rng): bigint {
   const r = rng.below(100);
   if (r < 25) return rng.pick(DOUBLE_EDGES);
   if (r < 50) {
@@ -117,6 +117,14 @@ function interestingXmmQword(rng: Rng): bigint {
   }
   if (r < 60) return rng.pick(EDGE_VALUES);
   return rng.u64();
+}
+
+/** A double (as bits) of modest magnitude, 2^-60..2^60, so no x87 result is denormal or overflows. */
+export function modestDouble(rng: Rng): bigint {
+  const v = new DataView(new ArrayBuffer(8));
+  const sign = rng.below(2) ? -1 : 1;
+  v.setFloat64(0, sign * (1 + rng.next32() / 2 ** 32 + rng.next32() / 2 ** 64) * 2 ** (rng.below(120) - 60), true);
+  return v.getBigUint64(0, true);
 }
 
 export { DATA_VA };

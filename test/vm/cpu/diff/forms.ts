@@ -9,7 +9,7 @@
 
 import type { CaseInput } from '../support/snippet-machine.js';
 import { DATA_VA } from '../support/snippet-machine.js';
-import { AF, ARITH_FLAGS, CF, type CaseShaper, gprIndex, OF, PF, type Rng, SF, ZF } from './cases.js';
+import { AF, ARITH_FLAGS, CF, type CaseShaper, gprIndex, interestingXmmQword, modestDouble, OF, PF, type Rng, SF, ZF } from './cases.js';
 
 export type Undef = number | ((c: CaseInput) => number);
 
@@ -436,6 +436,62 @@ const MISC: Array<[string, string, boolean]> = [
   ['movnti m32/m64', 'movnti dword ptr [r15+0x44], ebx; movnti qword ptr [r15+0x48], rcx', true],
 ];
 for (const [name, asm, mem] of MISC) add({ name, group: 'misc', asm, mem, shape: mem ? memShape : undefined, weight: 0.5 });
+
+// ---- x87 (SDM Vol. 1 Chapter 8): loads, stores and conversions, rounding control,
+// compares, exact operations, and arithmetic with precision control set to double on
+// inputs whose results stay in the double exponent range (the software CPU computes in
+// float64, so extended precision and extended exponent range are out of scope; see
+// src/vm/cpu/x87.ts). Every snippet starts with FNINIT and leaves the stack empty.
+// Data layout: doubles at 0x00-0x3f, int16 0x40 (0x42: a small one), int32 0x44, int64 0x48, an 80-bit real
+// at 0x50, control words at 0x60 (rounding control as drawn) and 0x64 (PC=double);
+// results at 0x80 and up.
+/** Edge doubles whose x87 results cannot leave the double exponent range: ±0, ±1, ±inf, quiet NaNs. */
+const SAFE_DOUBLE_EDGES: readonly bigint[] = [
+  0n, 0x8000000000000000n, 0x3ff0000000000000n, 0xbff0000000000000n, 0x7ff0000000000000n, 0xfff0000000000000n,
+  0x7ff8000000000000n, 0xfff8000000000000n,
+];
+function x87Shape(modest: boolean): CaseShaper {
+  return (c, rng) => {
+    memShape(c, rng);
+    const v = new DataView(c.data!.buffer);
+    for (let i = 0; i < 8; i++) {
+      const bits = !modest ? interestingXmmQword(rng) : rng.below(8) ? modestDouble(rng) : rng.pick(SAFE_DOUBLE_EDGES);
+      v.setBigUint64(8 * i, bits, true);
+    }
+    // A valid 80-bit real: explicit integer bit set, exponent around the double range.
+    v.setBigUint64(0x50, rng.u64() | (1n << 63n), true);
+    v.setUint16(0x58, (rng.below(2) << 15) | (0x3fff - 200 + rng.below(400)), true);
+    v.setUint16(0x60, 0x37f | (rng.below(4) << 10), true);
+    v.setUint16(0x64, 0x27f, true);
+    v.setInt16(0x42, rng.below(121) - 60, true); // a scale for FSCALE that keeps doubles in range
+  };
+}
+const X87: Array<[string, string, boolean?]> = [
+  ['fld/fstp m64', 'fld qword ptr [r15]; fstp qword ptr [r15+0x80]'],
+  ['fld m32; fst m64; fstp m32', 'fld dword ptr [r15+4]; fst qword ptr [r15+0x80]; fstp dword ptr [r15+0x88]'],
+  ['fld m64; fstp m80', 'fld qword ptr [r15+8]; fstp tbyte ptr [r15+0x80]'],
+  ['fld m80; fstp m64 (rounds)', 'fld tbyte ptr [r15+0x50]; fstp qword ptr [r15+0x80]'],
+  ['fild m16/m32/m64; fstp m64', 'fild word ptr [r15+0x40]; fstp qword ptr [r15+0x80]; fild dword ptr [r15+0x44]; fstp qword ptr [r15+0x88]; fild qword ptr [r15+0x48]; fstp qword ptr [r15+0x90]'],
+  ['fistp m16/m32/m64 (round to nearest)', 'fld qword ptr [r15]; fistp word ptr [r15+0x80]; fld qword ptr [r15+8]; fistp dword ptr [r15+0x84]; fld qword ptr [r15+0x10]; fistp qword ptr [r15+0x88]'],
+  ['fldcw; fistp m64; frndint (all rounding modes)', 'fldcw word ptr [r15+0x60]; fld qword ptr [r15]; fistp qword ptr [r15+0x80]; fld qword ptr [r15+8]; frndint; fstp qword ptr [r15+0x88]; fnstcw word ptr [r15+0x90]'],
+  ['fadd/fsub/fsubr m64 (PC=double)', 'fldcw word ptr [r15+0x64]; fld qword ptr [r15]; fadd qword ptr [r15+8]; fst qword ptr [r15+0x80]; fsub qword ptr [r15+0x10]; fst qword ptr [r15+0x88]; fsubr qword ptr [r15+0x18]; fstp qword ptr [r15+0x90]', true],
+  ['fmul/fdiv/fdivr m64 (PC=double)', 'fldcw word ptr [r15+0x64]; fld qword ptr [r15]; fmul qword ptr [r15+8]; fst qword ptr [r15+0x80]; fdiv qword ptr [r15+0x10]; fst qword ptr [r15+0x88]; fdivr qword ptr [r15+0x18]; fstp qword ptr [r15+0x90]', true],
+  ['faddp/fsubp/fmulp/fdivp st(1) (PC=double)', 'fldcw word ptr [r15+0x64]; fld qword ptr [r15]; fld qword ptr [r15+8]; faddp st(1), st; fld qword ptr [r15+0x10]; fmulp st(1), st; fld qword ptr [r15+0x18]; fdivrp st(1), st; fld qword ptr [r15+0x20]; fsubp st(1), st; fstp qword ptr [r15+0x80]', true],
+  ['fsqrt (PC=double)', 'fldcw word ptr [r15+0x64]; fld qword ptr [r15]; fabs; fsqrt; fstp qword ptr [r15+0x80]', true],
+  ['fchs/fabs', 'fld qword ptr [r15]; fchs; fstp qword ptr [r15+0x80]; fld qword ptr [r15+8]; fabs; fstp qword ptr [r15+0x88]'],
+  ['fcomp m64; fnstsw ax (C0 C2 C3)', 'fld qword ptr [r15]; fcomp qword ptr [r15+8]; fnstsw ax; and eax, 0x4500'],
+  ['fucomip (flags)', 'fld qword ptr [r15+8]; fld qword ptr [r15]; fucomip st, st(1); fstp st(0)'],
+  ['fcomip (flags)', 'fld qword ptr [r15+8]; fld qword ptr [r15]; fcomip st, st(1); fstp st(0)'],
+  ['ftst/fxam; fnstsw ax', 'fld qword ptr [r15]; ftst; fnstsw ax; and eax, 0x4500; fxam; fnstsw ax; and ax, 0x4700; fstp st(0)'],
+  ['fld1/fldz/fldpi/fldl2e/fldln2/fldlg2/fldl2t; fstp m64', 'fld1; fstp qword ptr [r15+0x80]; fldz; fstp qword ptr [r15+0x88]; fldpi; fstp qword ptr [r15+0x90]; fldl2e; fstp qword ptr [r15+0x98]; fldln2; fstp qword ptr [r15+0xa0]; fldlg2; fstp qword ptr [r15+0xa8]; fldl2t; fstp qword ptr [r15+0xb0]'],
+  ['fxch/fcmovb/fcmove', 'fld qword ptr [r15]; fld qword ptr [r15+8]; fxch; fcmovb st, st(1); fcmove st, st(1); fstp qword ptr [r15+0x80]; fstp qword ptr [r15+0x88]'],
+  ['fprem loop (fmod)', 'fld qword ptr [r15+8]; fld qword ptr [r15]; 1: fprem; fnstsw ax; test ah, 4; jnz 1b; fstp qword ptr [r15+0x80]; fstp st(0); and eax, 0x4300', true],
+  ['fscale', 'fild word ptr [r15+0x42]; fld qword ptr [r15]; fscale; fstp qword ptr [r15+0x80]; fstp st(0)', true],
+  ['fnstsw ax / fnstcw after fninit', 'fnstsw ax; fnstcw word ptr [r15+0x80]'],
+];
+for (const [name, asm, modest] of X87) {
+  add({ name, group: 'x87', asm: `fninit; ${asm}`, mem: true, shape: x87Shape(!!modest), undef: 0 });
+}
 
 // ---- SSE2 as gcc-built user space (busybox) uses it
 const sse = 'sse2';

@@ -132,6 +132,7 @@ __asm__(
     "  movdqu xmmword ptr [0x101000b0], xmm2\n"
     "  movdqu xmmword ptr [0x101000c0], xmm3\n"
     "  cld\n"
+    "  fninit\n" /* x87 snippets may leave a control word; the C side expects the default */
     "  pop r15\n  pop r14\n  pop r13\n  pop r12\n  pop rbp\n  pop rbx\n"
     "  ret\n"
     ".att_syntax prefix\n");
