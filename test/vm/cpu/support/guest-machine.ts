@@ -15,7 +15,7 @@
 // Leaves out: interrupt controllers, timers, firmware.
 
 import { IoBus, type AccessSize, type PioDevice } from '../../../../src/vm/bus.js';
-import { ManualClock } from '../../../../src/vm/clock.js';
+import { HostClock } from '../../../../src/vm/clock.js';
 import { BufferGuestMemory } from '../../../../src/vm/memory.js';
 import type { InterruptAcceptor } from '../../../../src/vm/irq.js';
 import type { RegisterDump, VcpuExit } from '../../../../src/vm/vcpu.js';
@@ -105,7 +105,9 @@ export function runGuestProgram(
   const interrupts = new TestInterrupts();
   bus.registerPio(INTERRUPT_REQUEST_PORT, 2, interrupts, 'test-interrupts');
   mem.slice(BOOT_ADDRESS, program.length).set(program);
-  const cpu: TestCpu = factory({ mem, bus, clock: new ManualClock(), interrupts });
+  // Host time, so that RDTSC moves forward as on hardware (programs only compare TSC
+  // readings with each other; nothing here asserts on durations).
+  const cpu: TestCpu = factory({ mem, bus, clock: new HostClock(), interrupts });
   interrupts.onNmi = () => cpu.raiseNmi();
   cpu.reset();
   if (entry === 'real-mode') {
