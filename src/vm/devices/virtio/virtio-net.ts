@@ -1,21 +1,26 @@
 // virtio-net (virtio 1.2 §5.1), the guest's side of a NIC whose host side is a NetBackend
 // (user-mode NAT or TAP): receiveq1 (0) and transmitq1 (1), VIRTIO_NET_F_MAC,
-// VIRTIO_NET_F_STATUS (link always up) and VIRTIO_NET_F_MRG_RXBUF. Every frame carries the
-// 12-byte struct virtio_net_hdr of a VERSION_1 device (§5.1.6); no checksum or
-// segmentation offload is offered, so on transmit the header is skipped and on receive
-// it is all zeros but num_buffers.
+// VIRTIO_NET_F_STATUS (link always up), VIRTIO_NET_F_MRG_RXBUF, and the two checksum
+// offloads (net-checksum.ts): VIRTIO_NET_F_CSUM (the device completes a transmit checksum
+// the driver left partial) and VIRTIO_NET_F_GUEST_CSUM (received TCP/UDP frames whose
+// checksum the device verified are marked DATA_VALID). Every frame carries the 12-byte
+// struct virtio_net_hdr of a VERSION_1 device (§5.1.6). No segmentation offload is
+// offered, so a transmit header asking for GSO is a driver error (the frame is dropped).
 //
 // Frames from the backend wait in a bounded queue while the guest has posted no receive
 // buffers (§5.1.6.3: the device may drop them; we keep a burst's worth, then drop).
 //
-// Leaves out: the control queue, multiqueue, offloads (CSUM, GSO), VLAN and MAC filtering,
-// announce, RSS, MTU.
+// Leaves out: the control queue, multiqueue, segmentation offloads (TSO/UFO/USO), VLAN
+// and MAC filtering, announce, RSS, MTU.
 
 import type { NetBackend } from '../../net/backend.js';
 import { readLe, VIRTIO_ID_NET, type VirtioContext, type VirtioDevice } from './virtio-device.js';
+import { completeChecksum, hasValidL4Checksum } from './net-checksum.js';
 import { VirtqueueError, type DescriptorChain } from './virtqueue.js';
 
 // §5.1.3 feature bits
+export const VIRTIO_NET_F_CSUM = 1n << 0n;
+export const VIRTIO_NET_F_GUEST_CSUM = 1n << 1n;
 export const VIRTIO_NET_F_MAC = 1n << 5n;
 export const VIRTIO_NET_F_MRG_RXBUF = 1n << 15n;
 export const VIRTIO_NET_F_STATUS = 1n << 16n;
@@ -23,6 +28,9 @@ export const VIRTIO_NET_S_LINK_UP = 1;
 /** §5.1.6: sizeof(struct virtio_net_hdr) with VIRTIO_F_VERSION_1 (num_buffers included). */
 export const VIRTIO_NET_HDR_BYTES = 12;
 export const VIRTIO_NET_HDR_GSO_NONE = 0;
+// §5.1.6 virtio_net_hdr.flags
+export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
 
 export const VIRTIO_NET_RX_QUEUE = 0;
 export const VIRTIO_NET_TX_QUEUE = 1;
@@ -47,24 +55,30 @@ export interface VirtioNetStats {
   rxFrames: number;
   /** Frames from the backend dropped (backlog full, too large, device not running). */
   rxDropped: number;
-  /** Frames from the guest dropped (shorter than an Ethernet header or too large). */
+  /** Frames from the guest dropped (too short or long, GSO asked for, bad checksum offsets). */
   txDropped: number;
+  /** Transmit checksums the device completed (NEEDS_CSUM). */
+  txChecksummed: number;
+  /** Received frames marked DATA_VALID after the device verified their checksum. */
+  rxChecksumVerified: number;
 }
 
 export class VirtioNet implements VirtioDevice {
   readonly name = 'virtio-net';
   readonly deviceType = VIRTIO_ID_NET;
   readonly queueSizes = [VIRTIO_NET_QUEUE_SIZE, VIRTIO_NET_QUEUE_SIZE];
-  readonly features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF;
+  readonly features = VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF | VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM;
   readonly configSizeBytes = NET_CFG_SIZE;
   readonly pciClass = 0x020000; // network, Ethernet
-  readonly stats: VirtioNetStats = { txFrames: 0, rxFrames: 0, rxDropped: 0, txDropped: 0 };
+  readonly stats: VirtioNetStats = { txFrames: 0, rxFrames: 0, rxDropped: 0, txDropped: 0, txChecksummed: 0, rxChecksumVerified: 0 };
   private readonly config = new Uint8Array(NET_CFG_SIZE);
   /** The host side; the device owns it (close() closes it). */
   readonly backend: NetBackend;
   private readonly backlog: Uint8Array[] = [];
   private ctx: VirtioContext | null = null;
   private mergeable = false;
+  private txCsum = false;
+  private rxCsum = false;
 
   constructor(opts: VirtioNetOptions) {
     if (opts.mac.length !== 6) throw new RangeError('a MAC address has 6 bytes');
@@ -86,6 +100,8 @@ export class VirtioNet implements VirtioDevice {
   activate(ctx: VirtioContext): void {
     this.ctx = ctx;
     this.mergeable = (ctx.features & VIRTIO_NET_F_MRG_RXBUF) !== 0n;
+    this.txCsum = (ctx.features & VIRTIO_NET_F_CSUM) !== 0n;
+    this.rxCsum = (ctx.features & VIRTIO_NET_F_GUEST_CSUM) !== 0n;
   }
 
   reset(): void {
@@ -130,14 +146,30 @@ export class VirtioNet implements VirtioDevice {
       if (frameBytes < ETH_HEADER_BYTES || frameBytes > VIRTIO_NET_MAX_FRAME_BYTES) {
         this.stats.txDropped++;
       } else {
+        const hdr = new Uint8Array(VIRTIO_NET_HDR_BYTES);
+        chain.readInto(0, hdr);
         const frame = new Uint8Array(frameBytes);
         chain.readInto(VIRTIO_NET_HDR_BYTES, frame);
-        this.stats.txFrames++;
-        this.backend.send(frame);
+        if (this.prepareTx(hdr, frame)) {
+          this.stats.txFrames++;
+          this.backend.send(frame);
+        } else this.stats.txDropped++;
       }
       q.pushUsed(chain, 0);
     }
     ctx.signalQueue(VIRTIO_NET_TX_QUEUE);
+  }
+
+  /** Applies the transmit header (§5.1.6.2); false when the frame must be dropped. */
+  private prepareTx(hdr: Uint8Array, frame: Uint8Array): boolean {
+    // No GSO was offered: a driver asking for segmentation is broken; drop, as QEMU does.
+    if (hdr[1] !== VIRTIO_NET_HDR_GSO_NONE) return false;
+    if (!(hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM)) return true;
+    if (!this.txCsum) return false;
+    const v = new DataView(hdr.buffer);
+    if (!completeChecksum(frame, v.getUint16(6, true), v.getUint16(8, true))) return false;
+    this.stats.txChecksummed++;
+    return true;
   }
 
   /** Moves waiting frames into the guest's receive buffers while there are any. */
@@ -160,9 +192,14 @@ export class VirtioNet implements VirtioDevice {
     if (delivered) ctx.signalQueue(VIRTIO_NET_RX_QUEUE);
   }
 
-  private header(numBuffers: number): Uint8Array {
+  private header(numBuffers: number, frame: Uint8Array): Uint8Array {
     const h = new Uint8Array(VIRTIO_NET_HDR_BYTES);
     h[1] = VIRTIO_NET_HDR_GSO_NONE;
+    // §5.1.6.4.1: DATA_VALID only for checksums the device has checked itself.
+    if (this.rxCsum && hasValidL4Checksum(frame)) {
+      h[0] = VIRTIO_NET_HDR_F_DATA_VALID;
+      this.stats.rxChecksumVerified++;
+    }
     new DataView(h.buffer).setUint16(10, numBuffers, true);
     return h;
   }
@@ -180,7 +217,7 @@ export class VirtioNet implements VirtioDevice {
       q.unpop();
       return 'dropped';
     }
-    chain.writeFrom(0, this.header(1));
+    chain.writeFrom(0, this.header(1, frame));
     chain.writeFrom(VIRTIO_NET_HDR_BYTES, frame);
     q.pushUsed(chain, need);
     return 'ok';
@@ -206,7 +243,7 @@ export class VirtioNet implements VirtioDevice {
       room += chain.writableBytes;
     }
     const bytes = new Uint8Array(total);
-    bytes.set(this.header(chains.length), 0);
+    bytes.set(this.header(chains.length, frame), 0);
     bytes.set(frame, VIRTIO_NET_HDR_BYTES);
     let at = 0;
     for (const chain of chains) {

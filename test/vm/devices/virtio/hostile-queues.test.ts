@@ -17,7 +17,7 @@ import { IoBus } from '../../../../src/vm/bus.js';
 import { LevelLine } from '../../../../src/vm/irq.js';
 import { createVirtioBlk, createVirtioNet, createVirtioRng, VirtioPciFunction } from '../../../../src/vm/devices/virtio/index.js';
 import { VIRTIO_F_RING_EVENT_IDX, VIRTIO_F_RING_INDIRECT_DESC, VIRTIO_F_VERSION_1 } from '../../../../src/vm/devices/virtio/virtio-device.js';
-import { VIRTIO_NET_F_MAC, VIRTIO_NET_F_MRG_RXBUF } from '../../../../src/vm/devices/virtio/virtio-net.js';
+import { VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MRG_RXBUF } from '../../../../src/vm/devices/virtio/virtio-net.js';
 import { FileBlockDevice } from './support/file-block-device.js';
 import { type Buf, CountingMemory, GuestRam, MsiRecorder, VirtioGuestDriver } from './support/guest-driver.js';
 import { Port } from './support/wire.js';
@@ -114,6 +114,16 @@ function split(rand: () => number, addr: number, len: number, write: boolean, ma
 /** A well-formed request for the target, as its Linux driver would build it. */
 function validChain(target: Target, r: Rig, rand: () => number): Buf[] {
   const ram = r.ram;
+  if (target === 'net-tx' && rand() < 0.5) {
+    // A header with NEEDS_CSUM and random offsets, in front of a random frame.
+    const len = 14 + Math.floor(rand() * 1500);
+    const hdr = new Uint8Array(12);
+    hdr[0] = 1;
+    new DataView(hdr.buffer).setUint16(6, Math.floor(rand() * (len + 16)), true);
+    new DataView(hdr.buffer).setUint16(8, Math.floor(rand() * (len + 16)), true);
+    const body = ram.alloc(len);
+    return [{ addr: ram.put(hdr), len: 12 }, ...split(rand, body, len, false, 3)];
+  }
   if (target === 'blk') {
     const types = [0, 1, 4, 8, 11, 13, 99];
     const type = types[Math.floor(rand() * types.length)];
@@ -268,9 +278,14 @@ function fuzz(r: Rig, size: number, rand: () => number): void {
   m.write16(q.avail + 4 + 2 * size, Math.floor(rand() * 0x10000)); // used_event
 }
 
-function frame(len: number): Uint8Array {
+/** A frame from the host: sometimes a well-formed IPv4/UDP one, sometimes its corruption. */
+function frame(len: number, rand?: () => number): Uint8Array {
   const f = new Uint8Array(len);
   f.fill(0xff, 0, 6);
+  if (rand && len >= 42 && rand() < 0.5) {
+    f.set([0x08, 0x00, 0x45, 0, (len - 14) >> 8, (len - 14) & 0xff, 0, 0, 0, 0, 64, 17], 12);
+    for (let i = 26; i < len; i++) f[i] = Math.floor(rand() * 256);
+  }
   return f;
 }
 
@@ -292,7 +307,10 @@ function run(target: Target, seed: number): { tally: Tally; r: Rig } {
     try {
       r.ram.rewind();
       const mergeable = target === 'net-rx' && rand() < 0.5;
-      const features = ring | (target.startsWith('net') ? VIRTIO_NET_F_MAC | (mergeable ? VIRTIO_NET_F_MRG_RXBUF : 0n) : 0n);
+      // Checksum offloads on half the cases: the transmit header (whatever the guest left in
+      // that memory) then steers NEEDS_CSUM offsets, the receive side verifies checksums.
+      const csum = rand() < 0.5 ? VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM : 0n;
+      const features = ring | (target.startsWith('net') ? VIRTIO_NET_F_MAC | csum | (mergeable ? VIRTIO_NET_F_MRG_RXBUF : 0n) : 0n);
       if (!r.drv.negotiate(features)) throw new Error('negotiation failed');
       r.drv.enableMsix(r.nQueues + 1);
       const max = r.nQueues === 2 ? 256 : target === 'rng' ? 64 : 256;
@@ -308,7 +326,7 @@ function run(target: Target, seed: number): { tally: Tally; r: Rig } {
         const bufs = validChain(target, r, rand);
         q.add(bufs, { indirect: rand() < 0.3 });
         q.kick();
-        if (target === 'net-rx') r.port.inject(frame(60 + Math.floor(rand() * 1400)));
+        if (target === 'net-rx') r.port.inject(frame(60 + Math.floor(rand() * 1400), rand));
         const served = mem(r).read16(q.used + 2) !== used0;
         if (served && !r.fn.needsReset) tally.validServed++;
       } else if (kindRoll < 0.8) {

@@ -2,11 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { createVirtioNet } from '../../../../src/vm/devices/virtio/index.js';
 import { VIRTIO_F_RING_EVENT_IDX, VIRTIO_F_RING_INDIRECT_DESC, VIRTIO_F_VERSION_1 } from '../../../../src/vm/devices/virtio/virtio-device.js';
 import {
+  VIRTIO_NET_F_CSUM,
+  VIRTIO_NET_F_GUEST_CSUM,
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_STATUS,
   VIRTIO_NET_RX_BACKLOG_FRAMES,
 } from '../../../../src/vm/devices/virtio/virtio-net.js';
+import { internetChecksum, pseudoHeaderSum } from '../../../../src/vm/net/checksum.js';
+import { buildTcpFrame, TCP_ACK } from '../../../../src/vm/net/tcp-segment.js';
+import { buildUdpFrame } from '../../../../src/vm/net/udp.js';
 import type { NetBackend } from '../../../../src/vm/net/backend.js';
 import { GuestRam, VirtioGuestDriver, type GuestQueue } from './support/guest-driver.js';
 import { Port, wire } from './support/wire.js';
@@ -59,11 +64,12 @@ function postRx(ram: GuestRam, rx: GuestQueue, count: number, len: number): numb
 }
 
 describe('virtio-net', () => {
-  it('offers MAC, STATUS and MRG_RXBUF but no offloads, with the MAC and link-up in config', () => {
+  it('offers MAC, STATUS, MRG_RXBUF and the checksum offloads only, with the MAC and link-up in config', () => {
     const { drv } = nic({ start: false });
     expect(drv.fn.configRead(2, 2)).toBe(0x1041);
     const f = drv.deviceFeatures();
-    expect(f & 0xffffffn).toBe(VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF);
+    // No GSO of either direction (bits 6-14 and the rest): only what the device implements.
+    expect(f & 0xffffffn).toBe(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_MAC | VIRTIO_NET_F_STATUS | VIRTIO_NET_F_MRG_RXBUF);
     expect([0, 1, 2, 3, 4, 5].map((i) => drv.config(i, 1))).toEqual([...MAC]);
     expect(drv.config(6, 2)).toBe(1);
     drv.start(2, BASIC);
@@ -172,5 +178,88 @@ describe('virtio-net', () => {
     m.rx.kick();
     expect(() => m.port.inject(frame(64))).not.toThrow();
     expect(m.fn.needsReset).toBe(true);
+  });
+
+  describe('checksum offloads', () => {
+    const GW_MAC = Uint8Array.of(0x52, 0x55, 10, 0, 2, 2);
+    const udp = (payload: Uint8Array) =>
+      buildUdpFrame({ dstMac: GW_MAC, srcMac: MAC, src: 0x0a00020f, dst: 0x0a000202, srcPort: 5000, dstPort: 53, ident: 7 }, payload);
+    /** What Linux hands a NIC for CHECKSUM_PARTIAL: the pseudo-header sum in the field. */
+    const partial = (f: Uint8Array): Uint8Array => {
+      const p = f.slice();
+      const len = f.length - 34;
+      const seed = pseudoHeaderSum(0x0a00020f, 0x0a000202, 17, len);
+      p[40] = seed >> 8;
+      p[41] = seed & 0xff;
+      return p;
+    };
+    const sendWithHeader = (d: ReturnType<typeof nic>, hdr: Uint8Array, f: Uint8Array) => {
+      d.tx.add([{ addr: d.ram.put(hdr), len: 12 }, { addr: d.ram.put(f), len: f.length }]);
+      d.tx.kick();
+    };
+    const needsCsum = (start: number, offset: number) => {
+      const h = new Uint8Array(12);
+      h[0] = 1; // VIRTIO_NET_HDR_F_NEEDS_CSUM
+      new DataView(h.buffer).setUint16(6, start, true);
+      new DataView(h.buffer).setUint16(8, offset, true);
+      return h;
+    };
+
+    it('completes a partial transmit checksum (NEEDS_CSUM) to what a full checksum gives', () => {
+      const d = nic({ features: BASIC | VIRTIO_NET_F_CSUM });
+      const reference = udp(Uint8Array.from({ length: 999 }, (_, i) => (i * 13) & 0xff)); // odd length too
+      sendWithHeader(d, needsCsum(34, 6), partial(reference));
+      expect(d.port.sent).toEqual([reference]);
+      expect(d.fn.device.stats.txChecksummed).toBe(1);
+    });
+
+    it('drops frames whose checksum offsets leave the frame, that ask for GSO, or NEEDS_CSUM without CSUM', () => {
+      const d = nic({ features: BASIC | VIRTIO_NET_F_CSUM });
+      const f = udp(new Uint8Array(20));
+      sendWithHeader(d, needsCsum(f.length, 0), f);
+      sendWithHeader(d, needsCsum(34, f.length), f);
+      const gso = new Uint8Array(12);
+      gso[1] = 1; // VIRTIO_NET_HDR_GSO_TCPV4, never offered
+      sendWithHeader(d, gso, f);
+      expect(d.port.sent).toEqual([]);
+      expect(d.fn.device.stats.txDropped).toBe(3);
+      expect(d.fn.needsReset).toBe(false);
+      const plain = nic();
+      sendWithHeader(plain, needsCsum(34, 6), partial(f));
+      expect(plain.port.sent).toEqual([]);
+    });
+
+    it('marks received TCP/UDP frames DATA_VALID only when their checksums verify', () => {
+      const d = nic({ features: BASIC | VIRTIO_NET_F_GUEST_CSUM });
+      const good = udp(new Uint8Array(300).fill(7));
+      const bad = good.slice();
+      bad[100] ^= 1;
+      const tcp = buildTcpFrame(
+        { dstMac: MAC, srcMac: GW_MAC, src: 0x0a000202, dst: 0x0a00020f, srcPort: 80, dstPort: 40000, ident: 1, seq: 1, ack: 2, flags: TCP_ACK, window: 65535 },
+        new Uint8Array(1400).fill(0x41),
+      );
+      const noUdpSum = good.slice();
+      noUdpSum[40] = noUdpSum[41] = 0;
+      const fragment = good.slice();
+      fragment[20] |= 0x20; // More Fragments, with the IP header checksum made right again
+      fragment[24] = fragment[25] = 0;
+      const ipSum = internetChecksum(fragment, 14, 34);
+      fragment[24] = ipSum >> 8;
+      fragment[25] = ipSum & 0xff;
+      const arp = frame(60);
+      arp[12] = 0x08;
+      arp[13] = 0x06;
+      const frames = [good, bad, tcp, noUdpSum, fragment, arp];
+      const bufs = postRx(d.ram, d.rx, frames.length, 1526);
+      for (const f of frames) d.port.inject(f);
+      expect(d.rx.reap()).toHaveLength(frames.length);
+      expect(bufs.map((b) => d.ram.mem.read8(b))).toEqual([2, 0, 2, 0, 0, 0]);
+      expect(d.fn.device.stats.rxChecksumVerified).toBe(2);
+      // Without GUEST_CSUM the flag is never set.
+      const plain = nic();
+      const pb = postRx(plain.ram, plain.rx, 1, 1526);
+      plain.port.inject(good);
+      expect(plain.ram.mem.read8(pb[0])).toBe(0);
+    });
   });
 });
