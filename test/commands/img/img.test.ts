@@ -26,14 +26,13 @@ function tsvirt(...args: string[]): Promise<{ status: number; stdout: string; st
 const KEYS = ['virtual-size', 'format', 'cluster-size', 'backing-filename', 'backing-filename-format', 'dirty-flag', 'format-specific'];
 
 describe('tsvirt img', () => {
+  // Every variant is covered through the library in test/storage/create-image.test.ts;
+  // these go through the CLI end to end.
   it.each([
     ['a.qcow2', ['-f', 'qcow2', 'a.qcow2', '1G']],
-    ['b.qcow2', ['-f', 'qcow2', '-o', 'cluster_size=4k,lazy_refcounts=on,refcount_bits=8', 'b.qcow2', '300M']],
-    ['c.qcow2', ['-f', 'qcow2', '-o', 'preallocation=metadata', 'c.qcow2', '64M']],
-    ['d.raw', ['-f', 'raw', 'd.raw', '10M']],
+    ['b.qcow2', ['-f', 'qcow2', '-o', 'cluster_size=4k,lazy_refcounts=on,refcount_bits=8,preallocation=metadata', 'b.qcow2', '30M']],
     ['e.raw', ['-f', 'raw', '-o', 'preallocation=full', 'e.raw', '2M']],
     ['f.qcow2', ['-f', 'qcow2', '-b', 'a.qcow2', '-F', 'qcow2', 'f.qcow2']],
-    ['g.qcow2', ['-f', 'qcow2', '-b', 'd.raw', '-F', 'raw', 'g.qcow2', '20M']],
   ])('create %s: qemu-img check passes and info --output json agrees', async (file, args) => {
     const r = await tsvirt('img', 'create', ...args);
     expect(r.status, r.stderr).toBe(0);
