@@ -18,7 +18,7 @@ export class VirtioRng implements VirtioDevice {
   readonly queueSizes = [VIRTIO_RNG_QUEUE_SIZE];
   readonly features = 0n;
   readonly configSizeBytes = 0;
-  readonly pciClass = 0x00ff00; // unclassified device
+  readonly pciClass = 0xff0000; // PCI_CLASS_OTHERS, as QEMU's virtio-rng-pci
   bytesServed = 0;
   private ctx: VirtioContext | null = null;
 

@@ -36,6 +36,8 @@ describe('virtio-pci transport', () => {
     const { fn } = rng();
     expect(fn.configRead(0, 4)).toBe((0x1044 << 16) | 0x1af4);
     expect(fn.configRead(0x08, 1)).toBeGreaterThanOrEqual(1); // revision
+    expect(fn.configRead(0x08, 4) >>> 8).toBe(0xff0000); // class: other
+    expect(fn.configRead(0x0e, 1)).toBe(0); // type-0 header, single function
     expect(fn.configRead(0x2c, 2)).toBe(0x1af4);
     expect(fn.configRead(0x2e, 2)).toBeGreaterThanOrEqual(0x40);
     expect(fn.configRead(0x06, 2) & 0x10).toBe(0x10);
