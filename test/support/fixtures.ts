@@ -1,7 +1,8 @@
 // Paths of the fixtures test/fixtures/prepare.sh fetched or built (Debian kernels,
 // modules, busybox initramfs images), read from the manifest it writes. `npm test` runs
 // prepare.sh first, so a missing entry means the preparation failed: say so plainly.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const MANIFEST = fileURLToPath(new URL('../fixtures/cache/manifest.env', import.meta.url));
@@ -23,4 +24,12 @@ export function fixture(key: string): string {
   const value = fixtures()[key];
   if (!value) throw new Error(`fixture ${key} is not in ${MANIFEST}: run bash test/fixtures/prepare.sh`);
   return value;
+}
+
+/** Debian's static busybox for amd64, as extracted by the fixtures script. */
+export function busyboxAmd64(): string {
+  const root = join(fixture('MODULES_AMD64'), '..', '..', '..');
+  const dir = readdirSync(root).find((d) => d.startsWith('busybox-static') && d.endsWith('_amd64'));
+  if (!dir) throw new Error(`no busybox-static amd64 package under ${root}: run bash test/fixtures/prepare.sh`);
+  return join(root, dir, 'bin', 'busybox');
 }
