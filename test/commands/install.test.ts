@@ -1,0 +1,151 @@
+// tsvirt-install through the built binary (bin/tsvirt-install; `npm test` builds first):
+// --help grouped as virt-install's, --version, --osinfo list, ERROR lines and exit codes,
+// the memory WARNING, --print-xml output that virt-xml-validate accepts, and --dry-run
+// (and a refused real run) leaving the file system exactly as it was.
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const bin = fileURLToPath(new URL('../../bin/tsvirt-install', import.meta.url));
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const root = mkdtempSync(join(tmpdir(), 'tsvirt-install-cli-'));
+const home = join(root, 'home');
+const files = join(root, 'files');
+const tree = join(root, 'tree');
+mkdirSync(home);
+mkdirSync(files);
+mkdirSync(join(tree, 'images', 'pxeboot'), { recursive: true });
+writeFileSync(join(files, 'disk.qcow2'), 'not really an image\n');
+writeFileSync(join(files, 'ks.cfg'), 'text\n');
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+// Root gets the system directories (as virt-install uses /var/lib/libvirt), others XDG ones.
+const isRoot = process.getuid?.() === 0;
+const imageDir = isRoot ? '/var/lib/tsvirt/images' : join(home, '.local/share/tsvirt/images');
+const bootDir = isRoot ? '/var/lib/tsvirt/boot' : join(home, '.cache/tsvirt/boot');
+const systemDirExisted = existsSync('/var/lib/tsvirt');
+
+function run(args: string[]) {
+  const r = spawnSync(bin, args, {
+    encoding: 'utf8',
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: home, XDG_DATA_HOME: '', XDG_CACHE_HOME: '' },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Every path under dir with its type, size and mtime: what "untouched" is checked against. */
+function snapshot(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d).sort()) {
+      const p = join(d, e);
+      const st = lstatSync(p);
+      out.push(`${p} ${st.isDirectory() ? 'd' : st.size} ${st.mtimeMs}`);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('tsvirt-install binary', () => {
+  it('--help lists the options grouped as virt-install groups them', () => {
+    const r = run(['--help']);
+    expect(r.status).toBe(0);
+    const headers = r.stdout.split('\n').filter((l) => /^[A-Z][A-Za-z ]+:$/.test(l));
+    expect(headers).toEqual(['General Options:', 'Installation Method Options:', 'OS options:', 'Device Options:', 'Virtualization Platform Options:', 'Miscellaneous Options:']);
+    expect(r.stdout).toMatch(/^usage: tsvirt-install --name NAME --memory MB STORAGE INSTALL \[options\]/);
+    expect(r.stdout).toContain('  --disk DISK ');
+    expect(run(['-h']).stdout).toBe(r.stdout);
+  });
+
+  it('--version prints the version', () => {
+    expect(run(['--version'])).toEqual({ status: 0, stdout: `${version}\n`, stderr: '' });
+  });
+
+  it('--osinfo list / --os-variant list print the variants', () => {
+    const r = run(['--osinfo', 'list']);
+    expect(r.status).toBe(0);
+    for (const id of ['fedora41', 'rocky9', 'almalinux8', 'debian12', 'ubuntu24.04, ubuntunoble', 'alpinelinux3.20', 'linux2022']) expect(r.stdout).toContain(id);
+    expect(run(['--os-variant', 'list']).stdout).toBe(r.stdout);
+  });
+
+  it.each([
+    [['--name', 'a', '--memory', '1024', '--import', '--disk', 'nope.qcow2', '--osinfo', 'fedora40'], `ERROR --import: disk image '${root}/nope.qcow2' does not exist; check the path, or give size= to create a new image\n`],
+    [['--name', 'a', '--memory', '1024', '--disk', 'size=1', '--osinfo', 'fedora40'], 'ERROR An install method must be specified; use --location URL, --cdrom ISO, --pxe, --import or --boot hd|cdrom|kernel=...\n'],
+    [['--name', 'a', '--disk', 'files/disk.qcow2,foo=1', '--import', '--osinfo', 'fedora40'], "ERROR Unknown --disk options: 'foo'; valid --disk options: path, size, format, bus, device, cache, sparse, readonly, perms, shareable, backing_store, backing_format, boot.order, serial, target.dev, target.bus\n"],
+    [['--name', 'a', '--disk', 'files/disk.qcow2', '--import', '--osinfo', 'fedra40'], "ERROR Unknown OS name 'fedra40'; did you mean fedora40, fedora41? See `--osinfo list` for valid values\n"],
+  ])('prints one ERROR line and exits 1: %j', (args, stderr) => {
+    expect(run(args)).toEqual({ status: 1, stdout: '', stderr });
+  });
+
+  it('--debug adds the stack after the ERROR line', () => {
+    const r = run(['--name', 'a', '--osinfo', 'fedora40', '--debug']);
+    expect(r.status).toBe(1);
+    expect(r.stderr.split('\n')[0]).toBe('ERROR An install method must be specified; use --location URL, --cdrom ISO, --pxe, --import or --boot hd|cdrom|kernel=...');
+    expect(r.stderr).toContain('at ');
+  });
+
+  it('warns on memory below the variant minimum and still prints XML that virt-xml-validate accepts', () => {
+    const r = run(['--name', 'small', '--memory', '256', '--import', '--disk', 'files/disk.qcow2', '--osinfo', 'debian12', '--print-xml']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('WARNING  Requested memory 256 MiB is less than the recommended 1024 MiB for OS debian12\n');
+    const file = join(root, 'small.xml');
+    writeFileSync(file, r.stdout);
+    const v = spawnSync('virt-xml-validate', [file, 'domain'], { encoding: 'utf8' });
+    expect(v.status, v.stderr).toBe(0);
+    rmSync(file);
+  });
+
+  it('--print-xml for a --location install prints the install and the final document', () => {
+    const r = run(['--name', 'loc', '--memory', '2048', '--location', 'http://127.0.0.1:9/os/', '--osinfo', 'fedora41', '--print-xml']);
+    expect(r.status).toBe(0);
+    const docs = r.stdout.split(/(?<=<\/domain>\n)/);
+    expect(docs).toHaveLength(2);
+    expect(docs[0]).toContain(`<kernel>${bootDir}/loc-vmlinuz</kernel>`);
+    expect(docs[0]).toContain('<on_reboot>destroy</on_reboot>');
+    expect(docs[1]).toContain('<boot dev="hd"/>');
+    const generated = (xml: string) => xml.replace(/<uuid>.*<\/uuid>/, '').replace(/<mac address="[^"]*"/g, '');
+    expect(docs[0].match(/<uuid>.*<\/uuid>/)?.[0]).toBe(docs[1].match(/<uuid>.*<\/uuid>/)?.[0]);
+    const step2 = run(['--name', 'loc', '--memory', '2048', '--location', 'http://127.0.0.1:9/os/', '--osinfo', 'fedora41', '--print-xml', '2']).stdout;
+    expect(generated(step2)).toBe(generated(docs[1]));
+  });
+
+  it('--dry-run prints the plan and leaves the file system untouched', () => {
+    const before = snapshot(root);
+    const r = run([
+      '--name', 'dry', '--memory', '2048', '--location', `${tree},kernel=images/pxeboot/vmlinuz,initrd=images/pxeboot/initrd.img`,
+      '--disk', 'size=4', '--disk', 'path=files/new.qcow2,size=1.5,format=qcow2', '--disk', 'files/disk.qcow2',
+      '--initrd-inject', 'files/ks.cfg', '--extra-args', 'inst.ks=file:/ks.cfg console=ttyS0', '--osinfo', 'fedora41', '--dry-run',
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n')).toEqual([
+      'Dry run: guest dry (os fedora41, qemu), 2048 MiB memory, 2 vCPUs',
+      `Would create disk ${imageDir}/dry.qcow2 (qcow2, 4 GiB, sparse)`,
+      `Would create disk ${root}/files/new.qcow2 (qcow2, 1.5 GiB, sparse)`,
+      `Would use existing image ${root}/files/disk.qcow2`,
+      `Install tree: ${tree}`,
+      `Would fetch kernel ${tree}/images/pxeboot/vmlinuz to ${bootDir}/dry-vmlinuz`,
+      `Would fetch initrd ${tree}/images/pxeboot/initrd.img to ${bootDir}/dry-initrd.img`,
+      'Extra kernel arguments: inst.ks=file:/ks.cfg console=ttyS0',
+      `Would inject ${root}/files/ks.cfg into the initrd`,
+      'Would boot the installed system afterwards',
+      'Dry run completed successfully',
+      '',
+    ]);
+    expect(snapshot(root)).toEqual(before);
+    expect(existsSync('/var/lib/tsvirt')).toBe(systemDirExisted);
+  });
+
+  it('refuses a real run before creating anything', () => {
+    const before = snapshot(root);
+    const r = run(['--name', 'real', '--memory', '1024', '--disk', 'size=1', '--pxe', '--osinfo', 'fedora41']);
+    expect(r).toEqual({ status: 1, stdout: '', stderr: 'ERROR running the install on the VM core is not supported yet; use --print-xml or --dry-run for now; nothing was created\n' });
+    expect(snapshot(root)).toEqual(before);
+  });
+});
