@@ -15,7 +15,14 @@ import type { GuestMemory } from '../memory.js';
 import type { RegisterDump, SegmentDump, Vcpu, VcpuExit } from '../vcpu.js';
 import { decode } from './decoder.js';
 import { CpuFault, isContributory, pushesErrorCode, UnimplementedError, Vector } from './fault.js';
-import { AC, ARITH_FLAGS, F_NONE, IF, IOPL, NT, RF, TF, VM } from './flags.js';
+import { AC, ARITH_FLAGS, F_ADD, F_DEC, F_INC, F_LOGIC, F_NONE, F_SUB, IF, IOPL, NT, RF, TF, VM } from './flags.js';
+import { alu64 } from './exec-alu.js';
+import {
+  FAST_ADD32, FAST_ALU64, FAST_AND32, FAST_CALL64, FAST_CMP32, FAST_DEC32, FAST_DEC64, FAST_INC32, FAST_INC64,
+  FAST_JCC32, FAST_JCC64, FAST_JMP32, FAST_JMP64, FAST_LOAD32, FAST_LOAD64, FAST_MOV_RI32, FAST_MOV_RI64,
+  FAST_MOV_RR32, FAST_MOV_RR64, FAST_NONE, FAST_NOP, FAST_OR32, FAST_POP64, FAST_PUSH64, FAST_RET64, FAST_STORE32,
+  FAST_STORE64, FAST_SUB32, FAST_TEST32, FAST_TEST64, FAST_XOR32,
+} from './fast-path.js';
 import { BASE_RIP, type Insn } from './insn.js';
 import { Mmu } from './mmu.js';
 import { MsrFile } from './msr.js';
@@ -579,33 +586,118 @@ export class Cpu extends Mmu implements Vcpu {
   /** Executes up to `n` instructions; returns an exit for triple faults and errors. */
   private execChunk(n: number): VcpuExit | undefined {
     this.breakLoop = false;
-    const end = this.retired + n;
+    const lo = this.lo, hi = this.hi;
+    let done = 0;
+    // Mode, CS base and the current code page are held in locals: whatever changes them
+    // (mode switches, TLB flushes, decode invalidation) also sets breakLoop.
+    const mode64 = this.codeMode === 64, csBase = this.segBase[CS];
+    let page = this.codeInsns;
+    let base = this.codeVpn * 4096; // NaN when no page is current
     try {
-      while (this.retired < end) {
+      while (done < n) {
         const rip = this.rip;
-        const lin = this.codeMode === 64 ? rip : (this.segBase[CS] + rip) >>> 0;
-        const vpn = Math.floor(lin * (1 / 4096));
-        if (vpn !== this.codeVpn) this.enterCodePage(lin, vpn);
-        const off = lin & 0xfff;
-        let d = this.codeInsns[off];
+        const lin = mode64 ? rip : (csBase + rip) >>> 0;
+        let off = lin - base;
+        if (!(off >= 0 && off < 4096)) {
+          const vpn = Math.floor(lin * (1 / 4096));
+          this.enterCodePage(lin, vpn);
+          page = this.codeInsns;
+          base = this.codeVpn === vpn ? vpn * 4096 : NaN; // NaN: not cacheable (not RAM)
+          off = lin - vpn * 4096;
+        }
+        off |= 0;
+        let d = page[off];
         if (d === undefined) {
           d = decode(this, lin, this.codeMode);
-          if (off + d.len <= 4096 && vpn === this.codeVpn) this.codeInsns[off] = d;
+          if (off + d.len <= 4096 && base === base) page[off] = d;
         }
         this.nextRip = rip + d.len;
-        d.exec(this, d);
+        // Fast-path forms inline (fast-path.ts); everything else calls its handler.
+        switch (d.fast) {
+          case FAST_NONE: d.exec(this, d); break;
+          case FAST_NOP: break;
+          case FAST_MOV_RR32: lo[d.fd] = lo[d.fs]; hi[d.fd] = 0; break;
+          case FAST_MOV_RR64: lo[d.fd] = lo[d.fs]; hi[d.fd] = hi[d.fs]; break;
+          case FAST_MOV_RI32: lo[d.fd] = d.imm; hi[d.fd] = 0; break;
+          case FAST_MOV_RI64: lo[d.fd] = d.imm; hi[d.fd] = d.imm2; break;
+          case FAST_LOAD32: lo[d.fd] = this.read32(this.ea(d)); hi[d.fd] = 0; break;
+          case FAST_LOAD64: lo[d.fd] = this.read64(this.ea(d)); hi[d.fd] = this.th; break;
+          case FAST_STORE32: this.write32(this.ea(d), lo[d.fd]); break;
+          case FAST_STORE64: this.write64(this.ea(d), lo[d.fd], hi[d.fd]); break;
+          case FAST_ADD32: {
+            const a = lo[d.fd] >>> 0, b = d.fs < 0 ? d.imm >>> 0 : lo[d.fs] >>> 0;
+            const r = (a + b) >>> 0;
+            lo[d.fd] = r; hi[d.fd] = 0;
+            this.fOp = F_ADD; this.fSize = 4; this.fA = a; this.fB = b; this.fR = r;
+            break;
+          }
+          case FAST_SUB32: case FAST_CMP32: {
+            const a = lo[d.fd] >>> 0, b = d.fs < 0 ? d.imm >>> 0 : lo[d.fs] >>> 0;
+            const r = (a - b) >>> 0;
+            if (d.fast === FAST_SUB32) { lo[d.fd] = r; hi[d.fd] = 0; }
+            this.fOp = F_SUB; this.fSize = 4; this.fA = a; this.fB = b; this.fR = r;
+            break;
+          }
+          case FAST_AND32: case FAST_OR32: case FAST_XOR32: case FAST_TEST32: {
+            const a = lo[d.fd], b = d.fs < 0 ? d.imm : lo[d.fs];
+            const f = d.fast;
+            const r = (f === FAST_OR32 ? a | b : f === FAST_XOR32 ? a ^ b : a & b) >>> 0;
+            if (f !== FAST_TEST32) { lo[d.fd] = r; hi[d.fd] = 0; }
+            this.fOp = F_LOGIC; this.fSize = 4; this.fA = 0; this.fB = 0; this.fR = r;
+            break;
+          }
+          case FAST_ALU64: {
+            const b = d.fs < 0 ? d.imm >>> 0 : lo[d.fs] >>> 0;
+            const bh = d.fs < 0 ? (d.imm < 0 ? 0xffff_ffff : 0) : hi[d.fs] >>> 0;
+            const r = alu64(this, d.sub, lo[d.fd] >>> 0, hi[d.fd] >>> 0, b, bh);
+            if (d.sub !== 7) { lo[d.fd] = r; hi[d.fd] = this.th; }
+            break;
+          }
+          case FAST_TEST64: alu64(this, 4, lo[d.fd] >>> 0, hi[d.fd] >>> 0, lo[d.fs] >>> 0, hi[d.fs] >>> 0); break;
+          case FAST_INC32: case FAST_DEC32: {
+            const fo = this.fOp;
+            const cin = fo === F_LOGIC ? 0 : fo === F_INC || fo === F_DEC ? this.fCin : this.getCF();
+            const a = lo[d.fd] >>> 0;
+            const r = (d.fast === FAST_INC32 ? a + 1 : a - 1) >>> 0;
+            lo[d.fd] = r; hi[d.fd] = 0;
+            this.fOp = d.fast === FAST_INC32 ? F_INC : F_DEC; this.fSize = 4; this.fCin = cin; this.fA = a; this.fB = 1; this.fR = r;
+            break;
+          }
+          case FAST_INC64: case FAST_DEC64: {
+            const cin = this.getCF();
+            const a = lo[d.fd] >>> 0, ah = hi[d.fd] >>> 0;
+            let r = d.fast === FAST_INC64 ? a + 1 : a - 1, rh = ah;
+            if (r < 0) { r += TWO32; rh = (ah - 1) >>> 0; } else if (r >= TWO32) { r -= TWO32; rh = (ah + 1) >>> 0; }
+            lo[d.fd] = r; hi[d.fd] = rh;
+            this.fOp = d.fast === FAST_INC64 ? F_INC : F_DEC; this.fSize = 8; this.fCin = cin;
+            this.fA = a; this.fAh = ah; this.fB = 1; this.fBh = 0; this.fR = r; this.fRh = rh;
+            break;
+          }
+          case FAST_JCC64: if (this.cond(d.sub)) this.nextRip += d.imm; break;
+          case FAST_JCC32: if (this.cond(d.sub)) this.nextRip = (this.nextRip + d.imm) >>> 0; break;
+          case FAST_JMP64: this.nextRip += d.imm; break;
+          case FAST_JMP32: this.nextRip = (this.nextRip + d.imm) >>> 0; break;
+          case FAST_PUSH64: this.push(8, lo[d.reg], hi[d.reg]); break;
+          case FAST_POP64: { const v = this.pop(8); lo[d.reg] = v; hi[d.reg] = this.th; break; }
+          case FAST_CALL64: {
+            const ret = this.nextRip;
+            this.push(8, ret % TWO32 | 0, Math.floor(ret / TWO32) | 0);
+            this.nextRip = ret + d.imm;
+            break;
+          }
+          case FAST_RET64: { const v = this.pop(8); this.nextRip = (this.th | 0) * TWO32 + v; break; }
+          default: d.exec(this, d); break;
+        }
         this.rip = this.nextRip;
-        this.retired++;
+        done++;
         if (this.breakLoop) break;
       }
     } catch (e) {
-      if (e instanceof CpuFault) {
-        const exit = this.deliverException(e);
-        this.retired++;
-        return exit;
-      }
+      this.retired += done + 1;
+      if (e instanceof CpuFault) return this.deliverException(e);
       return this.errorExit(e);
     }
+    this.retired += done;
     return undefined;
   }
 

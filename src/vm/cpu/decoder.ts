@@ -8,6 +8,7 @@
 import { CpuFault, UnimplementedError, Vector } from './fault.js';
 import { BASE_RIP, type Handler, Insn } from './insn.js';
 import type { Mmu } from './mmu.js';
+import { selectFast } from './fast-path.js';
 import { OPCODES, type OpcodeSpec } from './opcodes.js';
 
 const IMM_NONE = 0, IMM_B = 1, IMM_W = 2, IMM_Z = 3, IMM_V = 4, IMM_JZ = 5, IMM_AP = 6, IMM_MOFFS = 7;
@@ -286,5 +287,6 @@ export function decode(c: Mmu, lin: number, mode: number): Insn {
   }
   if (lock && (i.rm >= 0 || !entry.modrm)) throw new CpuFault(Vector.UD);
   i.len = n;
+  i.fast = selectFast(i);
   return i;
 }

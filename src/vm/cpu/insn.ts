@@ -47,6 +47,11 @@ export class Insn {
   opcode = 0;
   modrm = 0;
   mnemonic = '';
+  /** Fast-path form executed inline by the run loop (fast-path.ts), 0 = call exec. */
+  fast = 0;
+  /** Destination and source registers of a fast-path form. */
+  fd = 0;
+  fs = 0;
 
   constructor(exec: Handler) {
     this.exec = exec;

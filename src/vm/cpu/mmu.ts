@@ -63,7 +63,7 @@ export class Mmu extends CpuState {
   protected readonly codePages: Uint8Array;
   /** The virtual page the run loop is executing in, and its decodes. */
   codeVpn = NaN;
-  codeInsns: (Insn | undefined)[] = [];
+  codeInsns: (Insn | undefined)[] = new Array(4096);
   /** Set when an access left the CPU (MMIO/PIO): the run loop re-checks interrupts. */
   breakLoop = false;
 
@@ -100,6 +100,7 @@ export class Mmu extends CpuState {
       this.filledCount = kept;
     }
     this.codeVpn = NaN;
+    this.breakLoop = true; // the run loop caches the code page in locals
   }
 
   /** INVLPG: drops one page's translations (both privileges, global or not). */
@@ -112,6 +113,7 @@ export class Mmu extends CpuState {
       if (this.xTag[k + base] === vpn) this.xTag[k + base] = NaN;
     }
     this.codeVpn = NaN;
+    this.breakLoop = true; // the run loop caches the code page in locals
   }
 
   private noteFilled(e: number, global: boolean): void {
@@ -489,8 +491,9 @@ export class Mmu extends CpuState {
       refilled = true;
     }
     if (ppage + 4096 > this.ramSize) {
+      // Not RAM (e.g. a ROM behind MMIO): decoded every time, never cached.
       this.codeVpn = NaN;
-      this.codeInsns = [];
+      this.codeInsns = new Array(4096);
       return;
     }
     const ppn = ppage / 4096;
@@ -526,6 +529,7 @@ export class Mmu extends CpuState {
     this.codeCache.delete(ppn);
     this.codePages[ppn] = 0;
     this.codeVpn = NaN;
+    this.breakLoop = true; // the run loop caches the code page in locals
   }
 
   /** Drops every cached decode (mode switches that change decoding do this per page lazily). */
@@ -533,5 +537,6 @@ export class Mmu extends CpuState {
     this.codeCache.clear();
     this.codePages.fill(0);
     this.codeVpn = NaN;
+    this.breakLoop = true; // the run loop caches the code page in locals
   }
 }

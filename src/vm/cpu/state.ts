@@ -161,6 +161,11 @@ export class CpuState {
 
   /** Condition codes tttn (SDM Vol. 2 Appendix B.1.4.7). */
   cond(cc: number): boolean {
+    if (cc === 4 || cc === 5) {
+      // JE/JNE, SETE/SETNE, CMOVE/CMOVNE: ZF from the result alone.
+      const z = this.fOp === F_NONE ? (this.flags & ZF) !== 0 : this.fR === 0 && (this.fSize !== 8 || this.fRh === 0);
+      return cc === 4 ? z : !z;
+    }
     // The common case after CMP/SUB of 32 bits or less: compare the recorded operands.
     if (this.fOp === F_SUB && this.fSize !== 8) {
       const a = this.fA, b = this.fB;
@@ -179,6 +184,20 @@ export class CpuState {
           if (cc === 14) return sa <= sb;
           return sa > sb;
         }
+        default: break;
+      }
+    }
+    if (this.fOp === F_LOGIC) {
+      // After TEST/AND/OR/XOR: CF = OF = 0.
+      const z = this.fR === 0 && (this.fSize !== 8 || this.fRh === 0);
+      const sgn = this.fSize === 8 ? (this.fRh & 0x8000_0000) !== 0 : (this.fR & SIZE_SIGN[this.fSize]) !== 0;
+      switch (cc) {
+        case 4: return z;
+        case 5: return !z;
+        case 8: case 12: return sgn;
+        case 9: case 13: return !sgn;
+        case 6: case 14: return z || (cc === 14 && sgn);
+        case 7: case 15: return !z && (cc === 7 || !sgn);
         default: break;
       }
     }
