@@ -32,8 +32,10 @@ export function isGroupMac(frame: Uint8Array, offset: number): boolean {
 }
 
 export function writeEthernetHeader(frame: Uint8Array, dst: Uint8Array, src: Uint8Array, etherType: number): void {
-  frame.set(dst.subarray(0, ETH_ADDR_BYTES), 0);
-  frame.set(src.subarray(0, ETH_ADDR_BYTES), 6);
+  for (let i = 0; i < ETH_ADDR_BYTES; i++) {
+    frame[i] = dst[i]!;
+    frame[6 + i] = src[i]!;
+  }
   frame[12] = etherType >>> 8;
   frame[13] = etherType & 0xff;
 }

@@ -3,7 +3,7 @@
 // types from the guest are not handled (the NAT does not relay ICMP to the host).
 
 import { internetChecksum, onesComplementSum } from './checksum.js';
-import { allocIpv4Frame, IPPROTO_ICMP, IPV4_PAYLOAD_OFFSET, writeU16 } from './ipv4.js';
+import { allocIpv4Frame, type Ipv4FrameSpec, IPPROTO_ICMP, IPV4_PAYLOAD_OFFSET, writeU16 } from './ipv4.js';
 
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_ECHO_REQUEST = 8;
@@ -16,18 +16,12 @@ export function checkIcmp(ipPayload: Uint8Array): string | null {
   return null;
 }
 
-export interface IcmpFrameSpec {
-  dstMac: Uint8Array;
-  srcMac: Uint8Array;
-  src: number;
-  dst: number;
-  ident: number;
-}
+export type IcmpFrameSpec = Ipv4FrameSpec;
 
 /** An ICMP message of `type`/`code` whose rest (identifier, sequence, data) is `rest`. */
 export function buildIcmpFrame(spec: IcmpFrameSpec, type: number, code: number, rest: Uint8Array): Uint8Array {
   const length = 4 + rest.length;
-  const frame = allocIpv4Frame({ ...spec, protocol: IPPROTO_ICMP, payloadBytes: length });
+  const frame = allocIpv4Frame(spec, IPPROTO_ICMP, length);
   const o = IPV4_PAYLOAD_OFFSET;
   frame[o] = type;
   frame[o + 1] = code;

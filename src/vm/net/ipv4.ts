@@ -48,15 +48,13 @@ export function parseIpv4(frame: Uint8Array, offset: number): Ipv4Packet | strin
   };
 }
 
+/** Who a frame goes between: the part of a frame spec every protocol builder shares. */
 export interface Ipv4FrameSpec {
   dstMac: Uint8Array;
   srcMac: Uint8Array;
   src: number;
   dst: number;
-  protocol: number;
   ident: number;
-  payloadBytes: number;
-  dontFragment?: boolean;
 }
 
 /** Offset of the transport header in frames made by allocIpv4Frame. */
@@ -66,19 +64,19 @@ export const IPV4_PAYLOAD_OFFSET = ETH_HEADER_BYTES + IPV4_HEADER_BYTES;
  * A whole Ethernet frame with Ethernet and IPv4 headers written (checksum included); the
  * caller fills the payload at IPV4_PAYLOAD_OFFSET.
  */
-export function allocIpv4Frame(spec: Ipv4FrameSpec): Uint8Array {
-  const frame = new Uint8Array(IPV4_PAYLOAD_OFFSET + spec.payloadBytes);
+export function allocIpv4Frame(spec: Ipv4FrameSpec, protocol: number, payloadBytes: number, dontFragment = false): Uint8Array {
+  const frame = new Uint8Array(IPV4_PAYLOAD_OFFSET + payloadBytes);
   writeEthernetHeader(frame, spec.dstMac, spec.srcMac, ETHERTYPE_IPV4);
   const o = ETH_HEADER_BYTES;
-  const total = IPV4_HEADER_BYTES + spec.payloadBytes;
+  const total = IPV4_HEADER_BYTES + payloadBytes;
   frame[o] = 0x45;
   frame[o + 2] = total >>> 8;
   frame[o + 3] = total & 0xff;
   frame[o + 4] = (spec.ident >>> 8) & 0xff;
   frame[o + 5] = spec.ident & 0xff;
-  frame[o + 6] = spec.dontFragment ? IPV4_FLAG_DF >>> 8 : 0;
+  frame[o + 6] = dontFragment ? IPV4_FLAG_DF >>> 8 : 0;
   frame[o + 8] = IPV4_DEFAULT_TTL;
-  frame[o + 9] = spec.protocol;
+  frame[o + 9] = protocol;
   writeU32(frame, o + 12, spec.src);
   writeU32(frame, o + 16, spec.dst);
   const sum = internetChecksum(frame, o, o + IPV4_HEADER_BYTES);

@@ -4,7 +4,7 @@
 // used.
 
 import { internetChecksum, onesComplementSum, pseudoHeaderSum } from './checksum.js';
-import { allocIpv4Frame, IPPROTO_TCP, IPV4_PAYLOAD_OFFSET, readU16, readU32, writeU16, writeU32 } from './ipv4.js';
+import { allocIpv4Frame, type Ipv4FrameSpec, IPPROTO_TCP, IPV4_PAYLOAD_OFFSET, readU16, readU32, writeU16, writeU32 } from './ipv4.js';
 
 export const TCP_HEADER_BYTES = 20;
 export const TCP_FIN = 0x01;
@@ -74,14 +74,9 @@ export function parseTcp(src: number, dst: number, ipPayload: Uint8Array): TcpSe
   };
 }
 
-export interface TcpFrameSpec {
-  dstMac: Uint8Array;
-  srcMac: Uint8Array;
-  src: number;
-  dst: number;
+export interface TcpFrameSpec extends Ipv4FrameSpec {
   srcPort: number;
   dstPort: number;
-  ident: number;
   seq: number;
   ack: number;
   flags: number;
@@ -95,7 +90,7 @@ export function buildTcpFrame(spec: TcpFrameSpec, payload: Uint8Array | null): U
   const headerBytes = TCP_HEADER_BYTES + (spec.mss === undefined ? 0 : 4) + (spec.wscale === undefined ? 0 : 4);
   const dataBytes = payload ? payload.length : 0;
   const length = headerBytes + dataBytes;
-  const frame = allocIpv4Frame({ ...spec, protocol: IPPROTO_TCP, payloadBytes: length, dontFragment: true });
+  const frame = allocIpv4Frame(spec, IPPROTO_TCP, length, true);
   const o = IPV4_PAYLOAD_OFFSET;
   writeU16(frame, o, spec.srcPort);
   writeU16(frame, o + 2, spec.dstPort);

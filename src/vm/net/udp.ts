@@ -2,7 +2,7 @@
 // inside IPv4 frames with the pseudo-header checksum.
 
 import { internetChecksum, onesComplementSum, pseudoHeaderSum } from './checksum.js';
-import { allocIpv4Frame, IPPROTO_UDP, IPV4_PAYLOAD_OFFSET, readU16, writeU16 } from './ipv4.js';
+import { allocIpv4Frame, type Ipv4FrameSpec, IPPROTO_UDP, IPV4_PAYLOAD_OFFSET, readU16, writeU16 } from './ipv4.js';
 
 export const UDP_HEADER_BYTES = 8;
 
@@ -25,19 +25,14 @@ export function parseUdp(src: number, dst: number, ipPayload: Uint8Array): UdpDa
   return { srcPort: readU16(ipPayload, 0), dstPort: readU16(ipPayload, 2), payload: ipPayload.subarray(UDP_HEADER_BYTES, length) };
 }
 
-export interface UdpFrameSpec {
-  dstMac: Uint8Array;
-  srcMac: Uint8Array;
-  src: number;
-  dst: number;
+export interface UdpFrameSpec extends Ipv4FrameSpec {
   srcPort: number;
   dstPort: number;
-  ident: number;
 }
 
 export function buildUdpFrame(spec: UdpFrameSpec, payload: Uint8Array): Uint8Array {
   const length = UDP_HEADER_BYTES + payload.length;
-  const frame = allocIpv4Frame({ ...spec, protocol: IPPROTO_UDP, payloadBytes: length });
+  const frame = allocIpv4Frame(spec, IPPROTO_UDP, length);
   const o = IPV4_PAYLOAD_OFFSET;
   writeU16(frame, o, spec.srcPort);
   writeU16(frame, o + 2, spec.dstPort);
