@@ -117,8 +117,12 @@ class Channel {
   }
 }
 
+const MAX_LOST_TICKS = 20;
+const CATCH_UP_NS = 200_000;
+
 export class I8254Pit implements PioDevice, TimerSource {
   private readonly channels: Channel[];
+  private lostTicks = 0;
   /** System control port B (0x61). */
   readonly portB: PioDevice;
   private speakerData = false;
@@ -220,6 +224,7 @@ export class I8254Pit implements PioDevice, TimerSource {
     ch.readHigh = false;
     ch.latched = [];
     ch.nextIrqNs = Infinity;
+    if (sel === 0) this.lostTicks = 0;
   }
 
   private latch(ch: Channel, now: number): void {
@@ -237,8 +242,23 @@ export class I8254Pit implements PioDevice, TimerSource {
   poll(nowNs: number): void {
     const ch = this.channels[0];
     if (nowNs < ch.nextIrqNs) return;
-    // Missed periods coalesce into one edge, as an edge-triggered input would latch them.
+    const periodic = ch.mode === 2 || ch.mode === 3;
+    if (periodic) {
+      // A slow vCPU polls late: count the periods that passed, up to a bound, and deliver
+      // them one edge per poll, so tick-counting code (Linux's timer_irq_works() wants
+      // five jiffies within 40e9/HZ TSC cycles) sees the ticks real time produced. This
+      // is QEMU's lost-tick "delay" policy; a plain 8254 would merge them into one edge.
+      const period = nsForTicks(ch.reload, PIT_HZ);
+      const missed = Math.floor((nowNs - ch.nextIrqNs) / period);
+      this.lostTicks = Math.min(MAX_LOST_TICKS, this.lostTicks + missed);
+    }
     pulse(this.irq0);
     ch.scheduleIrq(nowNs);
+    if (periodic && this.lostTicks > 0) {
+      this.lostTicks--;
+      // The next catch-up edge comes soon, but not at once, so the guest can take the
+      // previous one first (a level already pending in IRR would merge two edges).
+      ch.nextIrqNs = Math.min(ch.nextIrqNs, nowNs + CATCH_UP_NS);
+    }
   }
 }

@@ -48,8 +48,9 @@ export const PCI_MMIO32_WINDOW = { base: 0xc000_0000, end: 0xfebf_ffff };
 export const PCI_IO_WINDOW = { base: 0x1000, end: 0xffff };
 export const SCI_IRQ = 9;
 export const MAX_VCPUS = 64;
-/** Instructions per vCPU per round: short enough for timer accuracy, long enough to amortise. */
-const SLICE_INSTRUCTIONS = 50_000;
+/** Instructions per vCPU per round at most, and at least (to amortise the round's cost). */
+const MAX_SLICE_INSTRUCTIONS = 50_000;
+const MIN_SLICE_INSTRUCTIONS = 1_000;
 /** Wall time between yields to the event loop while the guest is busy. */
 const YIELD_EVERY_MS = 15;
 const CONSOLE_TAIL_BYTES = 8192;
@@ -332,16 +333,32 @@ export class PcMachine {
     return this.result('crash', { message: `vCPU ${index} stopped: ${msg}`, registers: regs });
   }
 
+  /**
+   * The slice that ends about when the next timer is due, from the measured speed, so
+   * timers are serviced near their deadlines even when the vCPU is slow.
+   */
+  private sliceInstructions(): number {
+    const untilNs = this.nextDeadlineNs() - this.clock.nowNs();
+    if (!Number.isFinite(untilNs)) return MAX_SLICE_INSTRUCTIONS;
+    const n = Math.floor(untilNs * this.instructionsPerNs);
+    return Math.max(MIN_SLICE_INSTRUCTIONS, Math.min(MAX_SLICE_INSTRUCTIONS, n));
+  }
+
+  private instructionsPerNs = 0.005; // 5 MIPS until measured
+
   async run(opts: { timeoutMs?: number } = {}): Promise<MachineResult> {
     const started = performance.now();
     let lastYield = started;
     for (;;) {
       let allHalted = true;
+      const budget = this.sliceInstructions();
+      const roundStartNs = this.clock.nowNs();
+      const retiredBefore = this.vcpus.reduce((n, c) => n + c.instructionsRetired, 0);
       for (let i = 0; i < this.vcpus.length; i++) {
         const cpu = this.vcpus[i];
         this.lapicRouter.current = this.lapics[i];
         this.runningCpu = cpu;
-        const exit = cpu.run(SLICE_INSTRUCTIONS);
+        const exit = cpu.run(budget);
         this.runningCpu = undefined;
         switch (exit.kind) {
           case 'hlt':
@@ -361,6 +378,11 @@ export class PcMachine {
         if (this.pending) return this.result(this.pending);
       }
       if (this.stopRequested) return this.result('stopped');
+      const roundNs = this.clock.nowNs() - roundStartNs;
+      const retired = this.vcpus.reduce((n, c) => n + c.instructionsRetired, 0) - retiredBefore;
+      if (!allHalted && roundNs > 100_000 && retired > 0) {
+        this.instructionsPerNs = 0.8 * this.instructionsPerNs + 0.2 * (retired / this.vcpus.length / roundNs);
+      }
       this.pollTimers();
       this.pumpInput();
       this.flushSerial();
