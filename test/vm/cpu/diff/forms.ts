@@ -553,7 +553,67 @@ const SSE_OPS: Array<[string, string, Undef?]> = [
   ['comisd', 'comisd xmm2, xmm3'],
   ['ucomiss', 'ucomiss xmm0, xmm1'],
   ['andpd/xorpd (fabs/neg)', 'andpd xmm0, xmm1; xorpd xmm2, xmm3'],
+  ['andnpd/orpd', 'andnpd xmm0, xmm1; orpd xmm2, xmm3'],
+  ['movapd/movupd', 'movapd xmm0, xmm1; movupd xmm2, xmmword ptr [r15+0x9]'],
+  ['movlpd/movhpd m64', 'movlpd xmm0, qword ptr [r15+0x8]; movhpd xmm1, qword ptr [r15+0x18]; movhpd qword ptr [r15+0x28], xmm2'],
+  ['unpcklpd/unpckhpd', 'unpcklpd xmm0, xmm1; unpckhpd xmm2, xmm3'],
+  ['unpcklps/unpckhps', 'unpcklps xmm0, xmm1; unpckhps xmm2, xmm3'],
+  ['movmskpd/movmskps', 'movmskpd eax, xmm0; movmskps ecx, xmm1'],
+  ['subpd/divpd', 'subpd xmm0, xmm1; divpd xmm2, xmm3'],
+  ['sqrtpd/sqrtss', 'sqrtpd xmm0, xmm1; sqrtss xmm2, xmm3'],
+  ['minpd/maxpd', 'minpd xmm0, xmm1; maxpd xmm2, xmm3'],
+  ['minss/maxss/minps', 'minss xmm0, xmm1; maxss xmm2, xmm3; minps xmm1, xmm2'],
+  ['cmpsd predicates (eq lt le unord)', 'cmpeqsd xmm0, xmm1; cmpltsd xmm2, xmm3; movapd xmm1, xmm0; cmplesd xmm1, xmm2; cmpunordsd xmm3, xmm0'],
+  ['cmpsd predicates (neq nlt nle ord)', 'cmpneqsd xmm0, xmm1; cmpnltsd xmm2, xmm3; cmpnlesd xmm1, xmm2; cmpordsd xmm3, xmm0'],
+  ['cmppd/cmpps', 'cmpltpd xmm0, xmm1; cmpleps xmm2, xmm3'],
+  ['comisd/ucomiss m', 'comisd xmm0, qword ptr [r15+0x10]; setb al; seta bl; setp cl; ucomiss xmm1, dword ptr [r15+0x14]'],
+  ['cvtps2pd/cvtpd2ps', 'cvtps2pd xmm0, xmm1; cvtpd2ps xmm2, xmm3'],
+  ['cvtdq2pd/cvtdq2ps', 'cvtdq2pd xmm0, xmm1; cvtdq2ps xmm2, xmm3'],
+  ['cvttpd2dq/cvttps2dq', 'cvttpd2dq xmm0, xmm1; cvttps2dq xmm2, xmm3'],
+  ['cvtpd2dq/cvtps2dq', 'cvtpd2dq xmm0, xmm1; cvtps2dq xmm2, xmm3'],
+  ['cvtsi2ss/cvttss2si/cvtss2si', 'cvtsi2ss xmm0, rbx; cvtsi2ss xmm1, ecx; cvttss2si eax, xmm2; cvtss2si rdx, xmm3'],
+  ['cvtsi2sd m64 / cvttsd2si m64', 'cvtsi2sd xmm0, qword ptr [r15+0x20]; cvttsd2si rax, qword ptr [r15+0x28]'],
+  ['psadbw', 'psadbw xmm0, xmm1'],
+  ['pavgb/pavgw', 'pavgb xmm0, xmm1; pavgw xmm2, xmm3'],
+  ['pmulhw/pmulhuw/pmaddwd', 'pmulhw xmm0, xmm1; pmulhuw xmm2, xmm3; pmaddwd xmm1, xmm3'],
+  ['packsswb/packuswb/packssdw', 'packsswb xmm0, xmm1; packuswb xmm2, xmm3; packssdw xmm1, xmm0'],
+  ['paddsb/paddsw/psubsb/psubsw', 'paddsb xmm0, xmm1; paddsw xmm1, xmm2; psubsb xmm2, xmm3; psubsw xmm3, xmm0'],
+  ['paddusw/psubusw', 'paddusw xmm0, xmm1; psubusw xmm2, xmm3'],
+  ['pinsrw/pextrw', 'pinsrw xmm0, ebx, 3; pextrw eax, xmm1, 6; pinsrw xmm2, word ptr [r15+0x2], 0'],
+  ['psllw/pslld/psrad xmm count', 'psllw xmm0, xmm1; pslld xmm2, xmm3; psrad xmm1, xmm3; psraw xmm3, xmm2'],
+  ['pand/por m128 (aligned)', 'pand xmm0, xmmword ptr [r15+0x20]; por xmm1, xmmword ptr [r15+0x30]'],
+  ['movntdq/movntpd m128', 'movntdq xmmword ptr [r15+0x40], xmm0; movntpd xmmword ptr [r15+0x50], xmm1'],
+  ['movd xmm, m32 / movd m32, xmm', 'movd xmm0, dword ptr [r15+0x3]; movd dword ptr [r15+0x11], xmm1'],
 ];
+// MXCSR (SDM Vol. 1 §10.2.3): rounding control, FTZ and DAZ drawn at random with all
+// exceptions masked; the status flags each operation raises are compared via STMXCSR.
+const mxcsrShape: CaseShaper = (c, rng) => {
+  memShape(c, rng);
+  const v = new DataView(c.data!.buffer);
+  v.setUint32(0x60, 0x1f80 | (rng.below(4) << 13) | (rng.below(2) << 15) | (rng.below(2) << 6), true);
+  v.setUint32(0x68, 0x1f80, true);
+};
+for (const [name, ops] of [
+  ['ldmxcsr/stmxcsr with addsd/mulsd/divsd', 'addsd xmm0, xmm1; mulsd xmm2, xmm3; divsd xmm1, xmm2'],
+  ['ldmxcsr/stmxcsr with cvtsd2si/cvtsd2ss/sqrtsd', 'cvtsd2si rax, xmm0; cvtsd2ss xmm1, xmm1; sqrtsd xmm2, xmm3'],
+  ['ldmxcsr/stmxcsr with addps/mulps/cvtps2dq', 'addps xmm0, xmm1; mulps xmm2, xmm3; cvtps2dq xmm1, xmm0'],
+  ['ldmxcsr/stmxcsr with ucomisd/comisd', 'ucomisd xmm0, xmm1; comisd xmm2, xmm3'],
+]) {
+  // Results under the drawn RC/FTZ/DAZ (the stored status flags are cleared before comparing)...
+  add({
+    name: `${name} (results)`, group: 'sse2', sse: true, mem: true, weight: 4, shape: mxcsrShape,
+    asm: `ldmxcsr dword ptr [r15+0x60]; ${ops}; stmxcsr dword ptr [r15+0x64]; and dword ptr [r15+0x64], 0xffc0; ldmxcsr dword ptr [r15+0x68]`,
+  });
+  // ...and the exception status flags (IE DE ZE OE UE PE) the operations raise.
+  add({
+    name: `${name} (status flags)`, group: 'sse2', sse: true, mem: true, weight: 2, shape: mxcsrShape,
+    asm: `ldmxcsr dword ptr [r15+0x60]; ${ops}; stmxcsr dword ptr [r15+0x64]; ldmxcsr dword ptr [r15+0x68]`,
+  });
+}
+add({
+  name: 'maskmovdqu target', group: 'sse2', sse: true, mem: true, asm: 'maskmovdqu xmm0, xmm1', weight: 2,
+  shape: (c, rng) => { memShape(c, rng); c.gpr[gprIndex('rdi')] = BigInt(DATA_VA + rng.below(0xf0)); },
+});
 for (const [name, asm, undef] of SSE_OPS) {
   const usesMem = asm.includes('[r15');
   add({ name, group: sse, asm, sse: true, undef, mem: usesMem, shape: usesMem ? memShape : undefined, weight: 5 });
