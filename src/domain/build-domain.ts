@@ -251,6 +251,9 @@ function planMedia(specs: InstallSpecs, method: InstallMethod, variant: OsVarian
   if (!location.isUrl) {
     const dir = resolve(ctx.cwd, location.location);
     if (!ctx.isDirectory(dir)) throw new TsvirtError(`--location ${location.location}: no such directory`, 'give a URL or an existing install tree directory');
+    // A local tree is resolved as far as the overrides go: the files they name must exist.
+    if (location.kernel) checkLocalFile('--location kernel=', joinTreePath(location, location.kernel, ctx), ctx);
+    if (location.initrd) checkLocalFile('--location initrd=', joinTreePath(location, location.initrd, ctx), ctx);
   }
   let kernel: { from: string; to: string };
   let initrd: { from: string; to: string };

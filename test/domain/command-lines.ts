@@ -98,6 +98,7 @@ export const INVALID_LINES: readonly { line: string; error: string }[] = [
   { line: '--name a --memory 1024 --cdrom @DIR@/install.iso --initrd-inject @DIR@/ks.cfg --osinfo fedora40', error: '--initrd-inject works only with --location; install from a tree with --location' },
   { line: '--name a --memory 1024 --location http://127.0.0.1:9/ --initrd-inject @DIR@/nope.cfg --osinfo fedora40', error: '--initrd-inject @DIR@/nope.cfg: file not found; check the path' },
   { line: '--name a --memory 1024 --location @DIR@/nodir --osinfo fedora40', error: '--location @DIR@/nodir: no such directory; give a URL or an existing install tree directory' },
+  { line: '--name a --memory 1024 --location @TREE@,kernel=boot/vmlinuz --osinfo fedora40', error: '--location kernel= @TREE@/boot/vmlinuz: file not found; check the path' },
   { line: '--name a --memory 1024 --location file:///srv/tree --osinfo fedora40', error: "--location file:///srv/tree: unsupported URL scheme 'file:'; use http://, https://, ftp:// or a local directory" },
   { line: '--name a --memory 1024 --location http://127.0.0.1:9/,kernel=../../etc/passwd --osinfo fedora40', error: '--location kernel=../../etc/passwd: path must be relative to the tree and stay inside it; give a path such as images/pxeboot/vmlinuz' },
   { line: '--name a --memory 1024 --cdrom @DIR@/nope.iso --osinfo fedora40', error: '--cdrom @DIR@/nope.iso: file not found; check the path' },
