@@ -289,9 +289,10 @@ describe('user-mode NAT: TCP to the host', () => {
     expect(s.minPeerWindow).toBeLessThan(1460); // the slow host reader closed our window
   });
 
-  it('carries 50 concurrent connections', async () => {
+  it('carries 50 concurrent connections and releases them all after TIME-WAIT', async () => {
     const srv = track(await startEchoServer());
-    const { nat, guest } = await boot();
+    const timers = new ManualTimers();
+    const { nat, guest } = await boot({ timers });
     const payloads = Array.from({ length: 50 }, () => randomBytes(64 * 1024));
     const socks = payloads.map(() => guest.connect(USER_NET_GATEWAY, srv.port));
     await Promise.all(socks.map((s) => s.connected()));
@@ -300,6 +301,11 @@ describe('user-mode NAT: TCP to the host', () => {
     await Promise.all(socks.map((s) => s.until(() => s.finReceived, 'echo')));
     socks.forEach((s, i) => expect(sha256(s.body())).toBe(sha256(payloads[i]!)));
     expect(guest.violations).toEqual([]);
+    await drive(guest, null, () => socks.every((s) => s.state === 'closed'), 'guest closes');
+    expect(nat.tcpConnectionCount).toBe(50); // in TIME-WAIT
+    timers.advance(2000);
+    expect(nat.tcpConnectionCount).toBe(0);
+    expect(srv.sockets.every((s) => s.destroyed)).toBe(true);
   });
 
   it('half-closes: the guest FIN ends the host read side, the host still answers', async () => {
