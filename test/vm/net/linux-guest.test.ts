@@ -2,8 +2,8 @@
 // network namespace is the guest's NIC (its fd carries the frames to and from the NAT), and
 // busybox (Debian's package) in that namespace plays the guest's userland — udhcpc takes the
 // lease, ping reaches the gateway, nslookup resolves through 10.0.2.3, wget fetches 10 MiB
-// from an HTTP server on the host's 127.0.0.1 and posts 4 MiB back, and a host port
-// forward reaches busybox httpd. Linux's TCP (SACK, timestamps and window scaling offered,
+// from an HTTP server on the host's 127.0.0.1 (also over a lossy link) and posts 4 MiB
+// back, and a host port forward reaches busybox httpd. Linux's TCP (SACK, timestamps and window scaling offered,
 // none accepted) is the peer the NAT's TCP must satisfy. Needs root (CI runs as root).
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -32,6 +32,7 @@ describe.skipIf(!isRoot)(isRoot ? 'user-mode NAT with Linux as the guest' : 'use
   let webPort = 0;
   let dir: string;
   const body = randomBytes(10 * 1024 * 1024);
+  let loss = 0;
   const inNs = (...args: string[]) => run('ip', ['netns', 'exec', ns.name, ...args], { encoding: 'buffer', maxBuffer: 64 << 20 });
 
   beforeAll(async () => {
@@ -55,8 +56,11 @@ describe.skipIf(!isRoot)(isRoot ? 'user-mode NAT with Linux as the guest' : 'use
       portForwards: [{ proto: 'tcp', hostAddress: '127.0.0.1', hostPort: 0, guestPort: 8080 }],
     });
     // The tap's fd is the guest NIC: what the namespace sends is what the guest sends.
-    tap.onReceive((f) => nat.send(f));
-    nat.onReceive((f) => tap.send(f));
+    // `loss` makes the link drop every Nth frame each way.
+    let up = 0;
+    let down = 0;
+    tap.onReceive((f) => { if (!(loss && ++up % loss === 0)) nat.send(f); });
+    nat.onReceive((f) => { if (!(loss && ++down % loss === 0)) tap.send(f); });
   });
 
   afterAll(async () => {
@@ -105,6 +109,20 @@ describe.skipIf(!isRoot)(isRoot ? 'user-mode NAT with Linux as the guest' : 'use
     const posted = await inNs('busybox', 'wget', '-q', '-O', '-', `--post-file=${join(dir, 'up')}`, `http://10.0.2.2:${webPort}/upload`);
     expect(posted.stdout.toString()).toBe(sha256(upload));
     expect(nat.counters.get('internal-error')).toBe(0);
+  });
+
+  it('recovers from a lossy link (every 40th frame dropped each way)', async () => {
+    const out = join(dir, 'lossy');
+    const retransmits = () => nat.counters.get('tcp-fast-retransmit') + nat.counters.get('tcp-retransmit-timeout');
+    const before = retransmits();
+    loss = 40;
+    try {
+      await inNs('busybox', 'wget', '-q', '-O', out, `http://10.0.2.2:${webPort}/big`);
+    } finally {
+      loss = 0;
+    }
+    expect(sha256(readFileSync(out))).toBe(sha256(body));
+    expect(retransmits()).toBeGreaterThan(before);
   });
 
   it('a host port forward reaches busybox httpd in the guest', async () => {
