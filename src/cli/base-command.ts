@@ -16,9 +16,11 @@ export abstract class BaseCommand extends Command {
   protected override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<void> {
     // oclif's own exit signal (this.exit()) is not an error.
     if (err.oclif?.exit !== undefined && err.name === 'ExitError') throw err;
-    // oclif's flag-parsing errors are the user's too: keep only their first line.
-    const message = describeError(err).split('\n')[0];
-    process.stderr.write(`ERROR ${message}\n`);
+    // One ERROR line; a TsvirtError may carry context after it (a crashed guest's last
+    // console lines). oclif's own parse errors are cut to their first line.
+    const [first, ...rest] = describeError(err).split('\n');
+    process.stderr.write(`ERROR ${first}\n`);
+    if (err instanceof TsvirtError && rest.length) process.stderr.write(`${rest.join('\n')}\n`);
     if (this.debugEnabled && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exitCode = err instanceof TsvirtError ? err.exitCode : 1;
   }
