@@ -616,7 +616,7 @@ add({
 });
 for (const [name, asm, undef] of SSE_OPS) {
   const usesMem = asm.includes('[r15');
-  add({ name, group: sse, asm, sse: true, undef, mem: usesMem, shape: usesMem ? memShape : undefined, weight: 5 });
+  add({ name, group: sse, asm, sse: true, undef, mem: usesMem, shape: usesMem ? memShape : undefined, weight: 3 });
 }
 
 // ---- 32-bit code (compatibility mode): the 686 kernel and 32-bit user space. Forms that
