@@ -188,6 +188,11 @@ function planDisks(specs: InstallSpecs, variant: OsVariant, method: InstallMetho
     const backingStore = d.backingStore === undefined ? undefined : isAbsolute(d.backingStore) ? d.backingStore : resolve(ctx.cwd, d.backingStore);
     let format = d.format;
     let discardUnmap = false;
+    if (path === undefined && d.sizeGiB === undefined && device !== 'disk') {
+      // An empty cdrom or floppy drive (virt-install's `--disk device=cdrom,bus=scsi`).
+      drafts.push({ device, bus, targetDev: d.targetDev, readonly: d.readonly ?? device === 'cdrom', shareable: d.shareable ?? false, cache: d.cache, discardUnmap, serial: d.serial, bootOrder: d.bootOrder });
+      continue;
+    }
     if (path === undefined || !ctx.fileExists(path)) {
       if (d.sizeGiB === undefined) {
         if (path === undefined) throw new TsvirtError('--disk: neither a path nor size= given', 'give --disk PATH for an existing image or --disk size=GiB for a new one');

@@ -83,9 +83,9 @@ export function parseSubOptions<S>(table: SubOptionTable<S>, text: string): Pars
   tokenizeSubOptions(table.option, text).forEach((token, index) => {
     let key = token.key;
     let value = token.value;
-    // A bare first value is the main key; so is a first token whose "key" is not one of the
-    // option's keys (a URL or path containing '=').
-    if (index === 0 && table.first && (key === undefined || !(key in keys))) {
+    // A bare first value is the main key; so is a first token that only looks like
+    // key=value because a URL or path contains '=' (its "key" holds a '/' or ':').
+    if (index === 0 && table.first && (key === undefined || (!(key in keys) && /[/:]/.test(key)))) {
       if (key === undefined && table.flags?.includes(value)) {
         flags.push(value);
         return;
