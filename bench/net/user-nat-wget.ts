@@ -4,7 +4,7 @@
 // server (busybox httpd on the NAT host's 127.0.0.1, reached as 10.0.2.2). QEMU runs with
 // no machine (-M none): a hub joins its tap netdev to its user netdev, so only slirp is
 // measured. tsvirt's NAT runs in this process, fed by its TapBackend.
-// Run as root: npx vite-node test/vm/net/bench/user-nat-wget.ts [MiB] [rounds]
+// Run as root: npx vite-node bench/net/user-nat-wget.ts [MiB] [rounds]
 // (Kept beside the network tests, the paths this work owns; it belongs in bench/net/.)
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -12,9 +12,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { TapBackend } from '../../../../src/vm/net/tap-backend.js';
-import { UserNetBackend } from '../../../../src/vm/net/user-net.js';
-import { createBareNetns, type TestNetns } from '../support/netns.js';
+import { TapBackend } from '../../src/vm/net/tap-backend.js';
+import { UserNetBackend } from '../../src/vm/net/user-net.js';
+import { createBareNetns, type TestNetns } from '../../test/vm/net/support/netns.js';
 
 const run = promisify(execFile);
 const sizeMiB = Number(process.argv[2] ?? 64);
