@@ -14,7 +14,7 @@ import { runOnQemu } from '../support/qemu-reference.js';
 import { assemble, type Assembled } from '../support/toolchain.js';
 
 const GUEST_DIR = fileURLToPath(new URL('.', import.meta.url));
-const PROGRAMS = ['mode-switch.S', 'legacy-modes.S', 'system-misc.S', 'paging.S', 'gp-selector.S', 'int-iretq.S', 'syscall.S', 'cpuid.S', 'div-zero.S', 'triple-fault.S'];
+const PROGRAMS = ['mode-switch.S', 'legacy-modes.S', 'legacy-rings.S', 'system-misc.S', 'paging.S', 'gp-selector.S', 'int-iretq.S', 'syscall.S', 'cpuid.S', 'div-zero.S', 'triple-fault.S'];
 
 function build(name: string): Assembled {
   const source = readFileSync(`${GUEST_DIR}/${name}`, 'utf8');
@@ -55,7 +55,7 @@ describe('guest programs on QEMU TCG (the reference)', () => {
   for (const name of PROGRAMS) {
     it(`${name} passes on QEMU`, () => {
       const r = runOnQemu(build(name).bytes);
-      if (name === 'legacy-modes.S') {
+      if (name === 'legacy-modes.S' || name === 'legacy-rings.S') {
         expect(r).toEqual({ result: TEST_PASS & 0x7f, console: 'RP' });
       } else if (name === 'triple-fault.S') {
         expect(r).toEqual({ result: undefined, console: 'RPLT' });
@@ -78,6 +78,12 @@ describe('guest programs on the software CPU', () => {
 
   it('runs real-mode INT n and #DE through the IVT, 32-bit paging (PSE, PAE with NX) with #PF fix-ups', async () => {
     const r = await run('legacy-modes.S');
+    expectPass(r);
+    expect(r.console).toBe('RP');
+  });
+
+  it('changes privilege in 32-bit protected mode: TSS ESP0, INT 0x80 trap gate, SYSENTER/SYSEXIT, #GP for a DPL0 gate', async () => {
+    const r = await run('legacy-rings.S');
     expectPass(r);
     expect(r.console).toBe('RP');
   });
