@@ -95,6 +95,20 @@ describe('hostile qcow2 images', () => {
     expectError(() => openAndRead(b.path), /unaligned offset/);
   });
 
+  it('data clusters, L2 tables and refcount blocks pointing into the header, L1 or refcount table', () => {
+    const a = goodImage();
+    patch(a.path, a.l2, be64(0x8000000000000000n | BigInt(a.l1)));
+    expectError(() => openAndRead(a.path), /data cluster of guest cluster 0 at offset \d+ overlaps the L1 table/);
+    const b = goodImage();
+    patch(b.path, b.l1, be64(0x8000000000000000n | BigInt(Number(readFileRange(b.path, 48, 8).readBigUInt64BE()))));
+    expectError(() => openAndRead(b.path), /an L2 table at offset \d+ overlaps the refcount table/);
+    const c = goodImage();
+    const reft = Number(readFileRange(c.path, 48, 8).readBigUInt64BE());
+    patch(c.path, reft, be64(c.l1));
+    expectError(() => openAndRead(c.path, false), /a refcount block at offset \d+ overlaps the L1 table/);
+    expect(readFileRange(c.path, c.l1, 8).readBigUInt64BE()).not.toBe(0n); // the L1 table survived
+  });
+
   it('an L2 table beyond the file', () => {
     const a = goodImage();
     patch(a.path, a.l1, be64(0x8000000000000000n | 0x40000000000n));

@@ -145,12 +145,17 @@ function runCheck(path: string, repair: RepairMode | undefined, forceShare: bool
       return validBlocks.has(b) ? refcounts.get(c) : 0;
     };
     // COPIED must be set exactly when the refcount is 1 (qcow2.txt "L1/L2 table entries").
+    // A repair sets refcounts to the counted values first, so the flag must match those.
     const copiedFixes: CopiedFix[] = [];
     for (const cc of copiedChecks) {
       const want = stored(cc.cluster) === 1;
-      if (want !== cc.copied) {
-        error(`${cc.what} refcount=${stored(cc.cluster)} (COPIED flag ${cc.copied ? 'set' : 'clear'})`);
-        copiedFixes.push({ ...cc.fix, wantCopied: want });
+      if (want !== cc.copied) error(`${cc.what} refcount=${stored(cc.cluster)} (COPIED flag ${cc.copied ? 'set' : 'clear'})`);
+      const afterRepair = cc.cluster < fileClusters && counted[cc.cluster] === 1;
+      if (repair === 'all' && afterRepair !== cc.copied) copiedFixes.push({ ...cc.fix, wantCopied: afterRepair });
+      else if (repair === 'all' && want !== cc.copied) {
+        // The refcount repair alone makes this flag right.
+        r.corruptionsFixed++;
+        r.corruptions--;
       }
     }
 

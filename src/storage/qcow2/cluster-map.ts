@@ -51,6 +51,8 @@ export class ClusterMap {
     private readonly refcounts: Refcounts | undefined,
     cacheTables: number,
     beforeL2Writeback: () => void,
+    /** Hostile-image guard: throws if [off, off+len) overlaps the header, L1 or refcount table. */
+    private readonly overlapCheck: (off: number, len: number, what: string) => void = () => {},
   ) {
     this.clusterSize = 2 ** clusterBits;
     this.l2Entries = this.clusterSize / 8;
@@ -64,6 +66,7 @@ export class ClusterMap {
   private checkL2Offset(off: number): void {
     if (off % this.clusterSize !== 0) throw corrupt(this.path, `L2 table offset ${off} is not cluster-aligned`);
     if (off >= this.file.sizeBytes) throw corrupt(this.path, `L2 table at offset ${off} lies beyond the end of the file (${this.file.sizeBytes} bytes)`);
+    this.overlapCheck(off, this.clusterSize, 'an L2 table');
   }
 
   /** Host offset of the L2 table for L1 index i (0 if none) and whether it is COPIED. */

@@ -6,8 +6,9 @@
 // entries, fdatasync, then the decrements for clusters no longer referenced. A process
 // killed at any point leaves an image whose only damage is leaked clusters.
 // Leaves out: writing compressed clusters, internal snapshots (read-only use is fine,
-// writing is refused), lazy refcounts (refcounts are always written; the dirty bit of
-// an image left dirty by QEMU is handled by refusing writes until `img check -r all`).
+// writing is refused), lazy refcounts (refcounts are always written, so tsvirt never
+// sets the dirty bit; an image QEMU left dirty gets its refcounts rebuilt on a writable
+// open, as QEMU does).
 import { TsvirtError } from '../../lib/errors.js';
 import type { BlockDevice, BlockStatusRun } from '../block-device.js';
 import { ImageFile } from '../image-file.js';
@@ -19,6 +20,7 @@ import {
   INCOMPAT_CORRUPT, INCOMPAT_DIRTY, OFF_AUTOCLEAR_FEATURES, OFF_SIZE, type Qcow2Header,
   corrupt, l1EntriesFor, parseHeader,
 } from './header.js';
+import { checkQcow2 } from './check.js';
 import { Refcounts } from './refcount.js';
 
 /** Metadata cache budgets, in bytes (QEMU's defaults are of the same order). */
@@ -52,15 +54,32 @@ export class Qcow2Image implements BlockDevice {
     this.sizeBytes = header.size;
     const tables = (bytes: number): number => Math.max(16, Math.floor(bytes / this.clusterSize));
     if (!file.readOnly) {
-      this.refcounts = new Refcounts(file, path, header.clusterBits, header.refcountOrder, header.refcountTableOffset, header.refcountTableClusters, tables(REFCOUNT_CACHE_BYTES));
+      this.refcounts = new Refcounts(file, path, header.clusterBits, header.refcountOrder, header.refcountTableOffset, header.refcountTableClusters, tables(REFCOUNT_CACHE_BYTES),
+        (off, len, what) => this.checkOverlap(off, len, what));
     }
     this.map = new ClusterMap(file, path, header.clusterBits, header.l1TableOffset, header.l1Size, this.refcounts, tables(L2_CACHE_BYTES), () => {
       // An L2 table may point at clusters whose refcounts are still only in memory.
       if (this.refcounts?.flush()) this.file.sync();
-    });
+    }, (off, len, what) => this.checkOverlap(off, len, what));
   }
 
-  static open(path: string, opts: Qcow2OpenOptions): Qcow2Image {
+  /**
+   * Like QEMU's metadata overlap checks (qcow2_check_metadata_overlap, the cheap part): a
+   * cluster an image points at for data or tables must not be the header, the L1 table or
+   * the refcount table, or a write through it would overwrite them.
+   */
+  checkOverlap(off: number, len: number, what: string): void {
+    const cs = this.clusterSize;
+    const l1Bytes = Math.ceil((this.map ? this.map.l1Size * 8 : this.header.l1Size * 8) / cs) * cs;
+    const l1Off = this.map ? this.map.l1Offset : this.header.l1TableOffset;
+    const reftOff = this.refcounts ? this.refcounts.tableOffset : this.header.refcountTableOffset;
+    const reftBytes = (this.refcounts ? this.refcounts.tableClusters : this.header.refcountTableClusters) * cs;
+    const hit = (a: number, alen: number): boolean => alen > 0 && off < a + alen && a < off + len;
+    const region = hit(0, cs) ? 'the header' : hit(l1Off, l1Bytes) ? 'the L1 table' : hit(reftOff, reftBytes) ? 'the refcount table' : undefined;
+    if (region) throw corrupt(this.path, `${what} at offset ${off} overlaps ${region}`);
+  }
+
+  static open(path: string, opts: Qcow2OpenOptions, repaired = false): Qcow2Image {
     const file = ImageFile.open(path, opts.readOnly);
     let img: Qcow2Image | undefined;
     let lock: ImageLock | undefined;
@@ -69,6 +88,15 @@ export class Qcow2Image implements BlockDevice {
       const head = new Uint8Array(Math.min(file.sizeBytes, 2 * 1024 * 1024));
       file.readAt(head, 0);
       const header = parseHeader(head, file.sizeBytes, path);
+      if (!opts.readOnly && header.incompatibleFeatures & INCOMPAT_DIRTY && !repaired) {
+        // Left dirty by a writer using lazy refcounts: rebuild the refcounts first, as
+        // QEMU does when it opens such an image for writing (qcow2.txt "dirty bit").
+        lock?.release();
+        file.close();
+        lock = undefined;
+        checkQcow2(path, { repair: 'all' });
+        return Qcow2Image.open(path, opts, true);
+      }
       if (!opts.readOnly) Qcow2Image.checkWritable(path, header);
       img = new Qcow2Image(file, path, header, lock);
       if (!opts.readOnly) img.clearAutoclear();
@@ -83,7 +111,7 @@ export class Qcow2Image implements BlockDevice {
 
   private static checkWritable(path: string, h: Qcow2Header): void {
     if (h.incompatibleFeatures & INCOMPAT_CORRUPT) throw new TsvirtError(`${path}: qcow2 image is marked corrupt and can only be opened read-only`, 'repair it with `qemu-img check -r all` or copy the data out with `tsvirt img convert`');
-    if (h.incompatibleFeatures & INCOMPAT_DIRTY) throw new TsvirtError(`${path}: qcow2 image has the dirty flag set (refcounts may be stale)`, 'repair it with `tsvirt img check -r all` first');
+    if (h.incompatibleFeatures & INCOMPAT_DIRTY) throw new TsvirtError(`${path}: qcow2 image still has the dirty flag set after repairing its refcounts`, 'run `tsvirt img check -r all` to see what is wrong');
     if (h.nbSnapshots > 0) throw new TsvirtError(`${path}: writing to qcow2 images with internal snapshots is not supported yet`, 'open it read-only, or delete the snapshots with qemu-img snapshot -d');
     if (h.version === 2 && h.refcountOrder !== 4) throw corrupt(path, 'version 2 images must use 16-bit refcounts');
   }
@@ -122,6 +150,7 @@ export class Qcow2Image implements BlockDevice {
     const off = entryOffset(hi, lo);
     if (off % this.clusterSize !== 0) throw corrupt(this.path, `L2 entry of guest cluster ${gc} has unaligned offset ${off}`);
     if (off >= this.file.sizeBytes) throw corrupt(this.path, `guest cluster ${gc} maps to offset ${off}, beyond the end of the file (${this.file.sizeBytes} bytes)`);
+    this.checkOverlap(off, this.clusterSize, `the data cluster of guest cluster ${gc}`);
     return off;
   }
 

@@ -44,6 +44,8 @@ export class Refcounts {
     tableOffset: number,
     tableClusters: number,
     cacheTables: number,
+    /** Hostile-image guard: throws if [off, off+len) overlaps the header, L1 or refcount table. */
+    private readonly overlapCheck: (off: number, len: number, what: string) => void = () => {},
   ) {
     this.clusterSize = 2 ** clusterBits;
     this.bits = 2 ** refcountOrder;
@@ -72,6 +74,7 @@ export class Refcounts {
   private checkBlockOffset(off: number): void {
     if (off % this.clusterSize !== 0) throw corrupt(this.path, `refcount block offset ${off} is not cluster-aligned`);
     if (off + this.clusterSize > this.file.sizeBytes) throw corrupt(this.path, `refcount block at offset ${off} lies beyond the end of the file`);
+    this.overlapCheck(off, this.clusterSize, 'a refcount block');
   }
 
   get(cluster: number): number {
