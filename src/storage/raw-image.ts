@@ -1,10 +1,11 @@
-// A raw image: the file's bytes are the disk's bytes. Discard punches nothing (writes
-// zeros only where the file has data) so the file stays portable to any file system.
-// Leaves out: hole punching and SEEK_DATA mapping (block status reports everything as
-// data; convert's zero detection makes that cheap enough).
+// A raw image: the file's bytes are the disk's bytes. Discard punches a hole
+// (fallocate PUNCH_HOLE, reads return zeros) or, where the file system cannot, writes
+// zeros. Leaves out: SEEK_DATA mapping (block status reports everything as data;
+// convert's zero detection makes that cheap enough).
 import type { BlockDevice } from './block-device.js';
 import { ImageFile } from './image-file.js';
 import { ImageLock } from './image-lock.js';
+import { punchHole } from './preallocate.js';
 import { checkRange } from './range-check.js';
 
 export class RawImage implements BlockDevice {
@@ -52,6 +53,7 @@ export class RawImage implements BlockDevice {
   discard(offset: number, len: number): void {
     this.assertWritable();
     checkRange('discard', offset, len, this.size);
+    if (punchHole(this.file.fd, offset, len)) return;
     const chunk = new Uint8Array(Math.min(len, 1 << 20));
     for (let done = 0; done < len; done += chunk.length) {
       const n = Math.min(chunk.length, len - done);
