@@ -14,7 +14,7 @@ import { runOnQemu } from '../support/qemu-reference.js';
 import { assemble, type Assembled } from '../support/toolchain.js';
 
 const GUEST_DIR = fileURLToPath(new URL('.', import.meta.url));
-const PROGRAMS = ['mode-switch.S', 'legacy-modes.S', 'legacy-rings.S', 'system-misc.S', 'paging.S', 'gp-selector.S', 'int-iretq.S', 'syscall.S', 'cpuid.S', 'div-zero.S', 'triple-fault.S'];
+const PROGRAMS = ['mode-switch.S', 'legacy-modes.S', 'legacy-rings.S', 'system-misc.S', 'self-modifying.S', 'device-written-code.S', 'paging.S', 'gp-selector.S', 'int-iretq.S', 'syscall.S', 'cpuid.S', 'div-zero.S', 'triple-fault.S'];
 
 function build(name: string): Assembled {
   const source = readFileSync(`${GUEST_DIR}/${name}`, 'utf8');
@@ -114,6 +114,14 @@ describe('guest programs on the software CPU', () => {
         const r = await run('system-misc.S', entry);
         expectPass(r);
         expect(r.console).toBe(`${BOOT_TRACE[entry]}!`);
+      });
+
+      it('sees self-modified code: patched and called again, the next instruction, through an alias mapping', async () => {
+        expectPass(await run('self-modifying.S', entry));
+      });
+
+      it('sees code written into guest memory by a device (DMA) after it ran there', async () => {
+        expectPass(await run('device-written-code.S', entry));
       });
 
       it('delivers external interrupts and NMIs: IF, the STI shadow, STI;HLT wake-up, NMI blocking', async () => {

@@ -6,8 +6,8 @@
         .include "boot.inc"
 
 test_main:
-        # Real mode stored 0xA55A through DS:0x9000 (disp16 0x9000, not -0x7000).
-        cmpw $0xa55a, 0x9000
+        # Real mode stored 0xA55A through ES:0x9000 (disp16 0x9000, not -0x7000).
+        cmpw $0xa55a, 0x19000
         je 1f
         mov $0x28, %eax
         jmp report_fail

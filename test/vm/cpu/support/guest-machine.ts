@@ -11,7 +11,9 @@
 // queues it as a maskable interrupt (answered through the InterruptAcceptor contract),
 // writing to 0xF9 raises an NMI, so programs can check delivery, IF, the STI shadow,
 // HLT wake-up and NMI blocking precisely. When the CPU halts with an interrupt it can
-// take, the harness runs it again, as the machine's run loop would.
+// take, the harness runs it again, as the machine's run loop would. A copy port (0xFA)
+// plays a DMA engine: writing the address of {dst, src, len} copies guest memory from
+// outside the CPU, as virtio devices do (reading it answers 0xD4A).
 // Leaves out: interrupt controllers, timers, firmware.
 
 import { IoBus, type AccessSize, type PioDevice } from '../../../../src/vm/bus.js';
@@ -29,6 +31,8 @@ export const TEST_PASS = 0x600d;
 export const BOOT_ADDRESS = 0x7c00;
 export const INTERRUPT_REQUEST_PORT = 0xf8;
 export const NMI_REQUEST_PORT = 0xf9;
+export const DMA_PORT = 0xfa;
+const DMA_MAGIC = 0xd4a;
 const RAM_BYTES = 16 << 20;
 
 class DebugConsole implements PioDevice {
@@ -70,6 +74,20 @@ class TestInterrupts implements InterruptAcceptor, PioDevice {
   }
 }
 
+/** Copies guest memory the way a device does: through GuestMemory, not through the CPU. */
+class TestDma implements PioDevice {
+  constructor(private readonly mem: BufferGuestMemory) {}
+  pioRead(): number {
+    return DMA_MAGIC;
+  }
+  pioWrite(_offset: number, _size: AccessSize, descriptorGpa: number): void {
+    const dst = this.mem.read32(descriptorGpa);
+    const src = this.mem.read32(descriptorGpa + 4);
+    const len = this.mem.read32(descriptorGpa + 8);
+    this.mem.slice(dst, len).set(this.mem.slice(src, len));
+  }
+}
+
 export interface GuestRun {
   exit: VcpuExit;
   /** Values written to the result port, in order (a pass is [TEST_PASS]). */
@@ -104,6 +122,7 @@ export function runGuestProgram(
   bus.registerPio(TEST_RESULT_PORT, 4, result, 'test-result');
   const interrupts = new TestInterrupts();
   bus.registerPio(INTERRUPT_REQUEST_PORT, 2, interrupts, 'test-interrupts');
+  bus.registerPio(DMA_PORT, 1, new TestDma(mem), 'test-dma');
   mem.slice(BOOT_ADDRESS, program.length).set(program);
   // Host time, so that RDTSC moves forward as on hardware (programs only compare TSC
   // readings with each other; nothing here asserts on durations).
