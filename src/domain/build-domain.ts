@@ -59,9 +59,12 @@ export interface MediaPlan {
   readonly method: InstallMethod;
   readonly location?: LocationSpec;
   readonly cdrom?: string;
-  /** Kernel and initrd: where they come from (URL, tree path or file) and the local file booted. */
-  readonly kernel?: { readonly from: string; readonly to: string };
-  readonly initrd?: { readonly from: string; readonly to: string };
+  /**
+   * Kernel and initrd: where they come from (URL or path inside the tree; absent when the
+   * tree's .treeinfo or layout names it, which src/install reads) and the local file booted.
+   */
+  readonly kernel?: { readonly from?: string; readonly to: string };
+  readonly initrd?: { readonly from?: string; readonly to: string };
   readonly extraArgs?: string;
   readonly injectFiles: readonly string[];
 }
@@ -75,6 +78,8 @@ export interface BuiltInstall {
   readonly disksToCreate: readonly PlannedDisk[];
   readonly media: MediaPlan;
   readonly warnings: readonly string[];
+  /** The variant defaults that filled a gap, as virt-install reports them ("Using fedora41 default --memory 2048"). */
+  readonly defaultsUsed: readonly string[];
 }
 
 function chooseVariant(specs: InstallSpecs, variants: readonly OsVariant[]): OsVariant {
@@ -257,22 +262,25 @@ function planMedia(specs: InstallSpecs, method: InstallMethod, variant: OsVarian
     const dir = resolve(ctx.cwd, location.location);
     if (!ctx.isDirectory(dir)) throw new TsvirtError(`--location ${location.location}: no such directory`, 'give a URL or an existing install tree directory');
     // A local tree is resolved as far as the overrides go: the files they name must exist.
-    if (location.kernel) checkLocalFile('--location kernel=', joinTreePath(location, location.kernel, ctx), ctx);
-    if (location.initrd) checkLocalFile('--location initrd=', joinTreePath(location, location.initrd, ctx), ctx);
+    for (const [key, rel] of [['kernel', location.kernel], ['initrd', location.initrd]] as const) {
+      if (rel !== undefined && !ctx.fileExists(joinTreePath(location, rel, ctx))) {
+        throw new TsvirtError(`--location ${key}=${rel}: no such file in the tree ${dir}`, `give the ${key}'s path relative to the tree`);
+      }
+    }
   }
-  let kernel: { from: string; to: string };
-  let initrd: { from: string; to: string };
+  let kernel: { from?: string; to: string };
+  let initrd: { from?: string; to: string };
   let args: readonly string[];
   if (ctx.resolveLocation) {
     const r = ctx.resolveLocation(location);
-    kernel = { from: location.kernel ? joinTreePath(location, location.kernel, ctx) : location.location, to: r.kernel };
-    initrd = { from: location.initrd ? joinTreePath(location, location.initrd, ctx) : location.location, to: r.initrd };
+    kernel = { from: location.kernel ? joinTreePath(location, location.kernel, ctx) : undefined, to: r.kernel };
+    initrd = { from: location.initrd ? joinTreePath(location, location.initrd, ctx) : undefined, to: r.initrd };
     args = r.cmdlineArgs;
   } else {
     // The tree's own layout (.treeinfo) decides the paths when no override is given; the
     // install layer resolves it. The boot files land in the boot directory either way.
-    kernel = { from: joinTreePath(location, location.kernel ?? '(kernel named by the tree)', ctx), to: resolve(ctx.bootDir, `${name}-vmlinuz`) };
-    initrd = { from: joinTreePath(location, location.initrd ?? '(initrd named by the tree)', ctx), to: resolve(ctx.bootDir, `${name}-initrd.img`) };
+    kernel = { from: location.kernel ? joinTreePath(location, location.kernel, ctx) : undefined, to: resolve(ctx.bootDir, `${name}-vmlinuz`) };
+    initrd = { from: location.initrd ? joinTreePath(location, location.initrd, ctx) : undefined, to: resolve(ctx.bootDir, `${name}-initrd.img`) };
     args = installerRepoArgs(variant.family, location.location, location.isUrl);
   }
   const cmdline = [extraArgs, ...args].filter((a) => a !== undefined && a !== '').join(' ');
@@ -371,5 +379,9 @@ export function buildInstall(specs: InstallSpecs, ctx: BuildContext, variants: r
       devices: { ...base.devices, disks: installDisks },
     };
   }
-  return { variant, installPhase, finalPhase: base, disksToCreate: create, media, warnings };
+  const defaultsUsed = [
+    ...(specs.memory === undefined ? [`Using ${variant.id} default --memory ${variant.memoryMiB}`] : []),
+    ...(specs.disks.length === 0 && !specs.diskNone && method !== 'boot' && method !== 'import' ? [`Using ${variant.id} default --disk size=${variant.diskGiB}`] : []),
+  ];
+  return { variant, installPhase, finalPhase: base, disksToCreate: create, media, warnings, defaultsUsed };
 }

@@ -43,6 +43,7 @@ export interface DryRunPlan {
   readonly existingDisks: readonly string[];
   readonly media: MediaPlan;
   readonly reboot: boolean;
+  readonly defaultsUsed: readonly string[];
 }
 
 export interface InstallPlan {
@@ -108,6 +109,7 @@ function toPlan(specs: InstallSpecs, built: BuiltInstall): InstallPlan {
       existingDisks: d.devices.disks.flatMap((x) => (x.sourcePath !== undefined && !created.has(x.sourcePath) ? [x.sourcePath] : [])),
       media: built.media,
       reboot: !specs.noreboot,
+      defaultsUsed: built.defaultsUsed,
     },
   };
 }
@@ -129,7 +131,7 @@ export function printXmlDocuments(plan: InstallPlan, step: 'all' | 1 | 2): strin
 }
 
 export function formatDryRunPlan(p: DryRunPlan): string {
-  const lines = [`Dry run: guest ${p.name} (os ${p.osVariant}, ${p.virtType}), ${p.memoryMiB} MiB memory, ${p.vcpus} vCPU${p.vcpus === 1 ? '' : 's'}`];
+  const lines = [...p.defaultsUsed, `Dry run: guest ${p.name} (os ${p.osVariant}, ${p.virtType}), ${p.memoryMiB} MiB memory, ${p.vcpus} vCPU${p.vcpus === 1 ? '' : 's'}`];
   for (const d of p.disksToCreate) {
     const backing = d.backingStore ? `, backing ${d.backingStore}${d.backingFormat ? ` (${d.backingFormat})` : ''}` : '';
     lines.push(`Would create disk ${d.path} (${d.format}, ${d.sizeGiB} GiB, ${d.sparse ? 'sparse' : 'preallocated'}${backing})`);
@@ -137,8 +139,8 @@ export function formatDryRunPlan(p: DryRunPlan): string {
   for (const path of p.existingDisks) lines.push(`Would use existing image ${path}`);
   const m = p.media;
   if (m.location) lines.push(`Install tree: ${m.location.location}`);
-  if (m.kernel) lines.push(`Would fetch kernel ${m.kernel.from} to ${m.kernel.to}`);
-  if (m.initrd) lines.push(`Would fetch initrd ${m.initrd.from} to ${m.initrd.to}`);
+  if (m.kernel) lines.push(`Would fetch kernel ${m.kernel.from ?? "(named by the tree's .treeinfo)"} to ${m.kernel.to}`);
+  if (m.initrd) lines.push(`Would fetch initrd ${m.initrd.from ?? "(named by the tree's .treeinfo)"} to ${m.initrd.to}`);
   if (m.extraArgs !== undefined) lines.push(`Extra kernel arguments: ${m.extraArgs}`);
   for (const f of m.injectFiles) lines.push(`Would inject ${f} into the initrd`);
   if (m.cdrom) lines.push(`Would boot the install from cdrom ${m.cdrom}`);

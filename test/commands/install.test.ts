@@ -20,6 +20,8 @@ mkdirSync(files);
 mkdirSync(join(tree, 'images', 'pxeboot'), { recursive: true });
 writeFileSync(join(files, 'disk.qcow2'), 'not really an image\n');
 writeFileSync(join(files, 'ks.cfg'), 'text\n');
+writeFileSync(join(tree, 'images', 'pxeboot', 'vmlinuz'), 'kernel\n');
+writeFileSync(join(tree, 'images', 'pxeboot', 'initrd.img'), 'initrd\n');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 // Root gets the system directories (as virt-install uses /var/lib/libvirt), others XDG ones.
@@ -118,13 +120,14 @@ describe('tsvirt-install binary', () => {
   it('--dry-run prints the plan and leaves the file system untouched', () => {
     const before = snapshot(root);
     const r = run([
-      '--name', 'dry', '--memory', '2048', '--location', `${tree},kernel=images/pxeboot/vmlinuz,initrd=images/pxeboot/initrd.img`,
+      '--name', 'dry', '--location', `${tree},kernel=images/pxeboot/vmlinuz,initrd=images/pxeboot/initrd.img`,
       '--disk', 'size=4', '--disk', 'path=files/new.qcow2,size=1.5,format=qcow2', '--disk', 'files/disk.qcow2',
       '--initrd-inject', 'files/ks.cfg', '--extra-args', 'inst.ks=file:/ks.cfg console=ttyS0', '--osinfo', 'fedora41', '--dry-run',
     ]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout.split('\n')).toEqual([
+      'Using fedora41 default --memory 2048',
       'Dry run: guest dry (os fedora41, qemu), 2048 MiB memory, 2 vCPUs',
       `Would create disk ${imageDir}/dry.qcow2 (qcow2, 4 GiB, sparse)`,
       `Would create disk ${root}/files/new.qcow2 (qcow2, 1.5 GiB, sparse)`,
