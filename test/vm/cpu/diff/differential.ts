@@ -17,6 +17,9 @@ import { type Form, undefMask } from './forms.js';
 export const RUNNER_SOURCE = fileURLToPath(new URL('./native-runner.c', import.meta.url));
 
 export function nativeRunnerPath(): string {
+  if (process.arch !== 'x64' || process.platform !== 'linux') {
+    throw new Error(`the differential CPU tests need an x86-64 Linux host (this is ${process.platform}/${process.arch})`);
+  }
   return buildC(RUNNER_SOURCE, 'native-runner');
 }
 
