@@ -345,7 +345,7 @@ export class Cpu extends Mmu implements Vcpu {
     if (seg === TR ? type !== 0x09 && type !== 0x01 : type !== 0x02) throw new CpuFault(Vector.GP, sel & 0xfffc);
     if ((dhi & 0x8000) === 0) throw new CpuFault(Vector.NP, sel & 0xfffc);
     this.loadCache(seg, sel, dlo, dhi);
-    if ((this.efer & EFER_LMA) !== 0) this.segBase[seg] += (this.sysRead32(addr + 8) >>> 0) * TWO32;
+    if ((this.efer & EFER_LMA) !== 0) this.segBase[seg] += (this.sysRead32(addr + 8) | 0) * TWO32;
     if (seg === TR) {
       // Mark the TSS busy in the descriptor (SDM Vol. 3A §7.2.4).
       const pa = this.translate(addr + 4, 0, false);
@@ -384,8 +384,8 @@ export class Cpu extends Mmu implements Vcpu {
     let offset = ((g0 & 0xffff) | (g1 & 0xffff_0000)) >>> 0;
     if (!is32) offset &= 0xffff;
     if (long) {
-      const g2 = this.sysRead32(gaddr + 8);
-      offset += g2 * TWO32; // g2 is signed: gives the canonical signed value
+      // Bits 63:32 of the offset, signed so that the sum is the canonical signed value.
+      offset += (this.sysRead32(gaddr + 8) | 0) * TWO32;
     }
     if ((sel & 0xfffc) === 0) throw new CpuFault(Vector.GP, ext);
     const [dlo, dhi] = this.readDescriptor(sel);

@@ -73,8 +73,8 @@ export function lea(c: Cpu, i: Insn): void {
     // Exact 64-bit arithmetic on halves: LEA is integer arithmetic to compilers.
     let lo = i.disp, hi = 0;
     if (i.base === BASE_RIP) {
-      const r = c.nextRip;
-      lo += r % TWO32; hi += Math.floor(r / TWO32);
+      const r = c.nextRip, rh = Math.floor(r / TWO32);
+      lo += r - rh * TWO32; hi += rh;
     } else if (i.base >= 0) { lo += c.lo[i.base] >>> 0; hi += c.hi[i.base]; }
     if (i.index >= 0) {
       const x = c.lo[i.index] >>> 0, sc = i.scale;

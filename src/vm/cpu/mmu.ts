@@ -218,7 +218,8 @@ export class Mmu extends CpuState {
     this.walkGlobal = (pte & 0x100) !== 0 && (this.cr4 & CR4_PGE) !== 0;
     const frame = (pteHi & 0xfffff) * 4294967296 + ((pte & 0xffff_f000) >>> 0);
     const base = frame - (frame % pageSize);
-    const u = lin < 0 ? lin + 18446744073709551616 : lin;
+    // Offset within the page from the 48-bit view (exact; 2^64 + lin would round).
+    const u = lin < 0 ? lin + 281474976710656 : lin;
     return base + (u % pageSize);
   }
 
