@@ -163,7 +163,9 @@ export function runInstallFrontEnd(argv: readonly string[], env: PlanEnv, versio
   if (specs.version) return { stdout: `${version}\n`, warnings: [] };
   if (specs.osVariant?.kind === 'list') return { stdout: `${formatOsVariantList()}\n`, warnings: [] };
   const plan = toPlan(specs, build(specs, env));
-  if (specs.printXml !== undefined) return { stdout: printXmlDocuments(plan, specs.printXml).join(''), warnings: plan.warnings };
-  if (specs.dryRun) return { stdout: specs.quiet ? '' : formatDryRunPlan(plan.dryRunPlan), warnings: plan.warnings };
+  // --quiet keeps only errors (virt-install logs at ERROR level then); XML is the output itself.
+  const warnings = specs.quiet ? [] : plan.warnings;
+  if (specs.printXml !== undefined) return { stdout: printXmlDocuments(plan, specs.printXml).join(''), warnings };
+  if (specs.dryRun) return { stdout: specs.quiet ? '' : formatDryRunPlan(plan.dryRunPlan), warnings };
   throw new TsvirtError('running the install on the VM core is not supported yet', 'use --print-xml or --dry-run for now; nothing was created');
 }

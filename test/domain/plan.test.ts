@@ -1,0 +1,53 @@
+// runInstallFrontEnd, the library behind the command: what each mode prints, --print-xml
+// steps, --quiet, and the refusal of a real run.
+import { afterAll, describe, expect, it } from 'vitest';
+import { split } from 'shlex';
+import { parseDomainXmlDocuments, runInstallFrontEnd } from '../../src/domain/index.js';
+import { describeError } from '../../src/lib/errors.js';
+import { makeScratch } from './reference-fixtures.js';
+
+const scratch = makeScratch();
+afterAll(() => scratch.cleanup());
+const env = { cwd: scratch.root, uid: 1000, home: scratch.root, host: { kvmDeviceUsable: true, cpuinfo: 'flags : svm' } };
+const run = (line: string) => runInstallFrontEnd(split(scratch.substitute(line)), env, '9.9.9');
+const errorOf = (line: string) => {
+  try {
+    run(line);
+  } catch (err) {
+    return describeError(err);
+  }
+  return 'no error';
+};
+
+describe('runInstallFrontEnd', () => {
+  it('prints help, the version and the variant list without needing other options', () => {
+    expect(run('--help').stdout).toContain('Installation Method Options:');
+    expect(run('--name x --version').stdout).toBe('9.9.9\n');
+    expect(run('--osinfo list').stdout.split('\n')).toContain('debian12, debianbookworm');
+  });
+
+  it('prints both documents of an install, or one step', () => {
+    const line = '--name c --memory 1024 --cdrom @DIR@/install.iso --osinfo fedora40 --print-xml';
+    const both = parseDomainXmlDocuments(run(line).stdout);
+    expect(both.map((d) => [d.type, d.lifecycle.onReboot, d.os.bootOrder, d.devices.disks.map((x) => x.sourcePath !== undefined)])).toEqual([
+      ['kvm', 'destroy', ['cdrom', 'hd'], [true, true]],
+      ['kvm', 'restart', ['hd'], [true, false]],
+    ]);
+    expect(parseDomainXmlDocuments(run(`${line} 1`).stdout)).toEqual([both[0]].map((d) => ({ ...d, uuid: expect.any(String), devices: { ...d.devices, interfaces: [expect.anything()] } })));
+  });
+
+  it('refuses step 2 when there is only one document', () => {
+    expect(errorOf('--name i --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora40 --print-xml 2')).toBe('--print-xml 2: this install has only 1 step; use --print-xml or --print-xml 1');
+  });
+
+  it('--quiet drops warnings and the dry-run text, not the XML', () => {
+    const low = '--name q --memory 64 --import --disk @DIR@/disk.qcow2 --osinfo fedora40';
+    expect(run(`${low} --dry-run`).warnings).toHaveLength(1);
+    expect(run(`${low} --dry-run --quiet`)).toEqual({ stdout: '', warnings: [] });
+    expect(run(`${low} --print-xml -q`).stdout).toContain('<domain type="kvm">');
+  });
+
+  it('refuses to run the install itself', () => {
+    expect(errorOf('--name r --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora40')).toBe('running the install on the VM core is not supported yet; use --print-xml or --dry-run for now; nothing was created');
+  });
+});
