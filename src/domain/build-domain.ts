@@ -245,6 +245,16 @@ function checkLocalFile(option: string, path: string, ctx: BuildContext): string
   return abs;
 }
 
+/** Linux x86 COMMAND_LINE_SIZE (arch/x86/include/uapi/asm/setup.h): 2048 bytes with the NUL. */
+export const COMMAND_LINE_SIZE = 2048;
+
+function checkCmdlineLength(option: string, cmdline: string): void {
+  const bytes = Buffer.byteLength(cmdline);
+  if (bytes >= COMMAND_LINE_SIZE) {
+    throw new TsvirtError(`${option}: the kernel command line is ${bytes} bytes, more than the ${COMMAND_LINE_SIZE - 1} Linux accepts`, 'shorten the kernel arguments');
+  }
+}
+
 function joinTreePath(location: LocationSpec, rel: string, ctx: BuildContext): string {
   if (location.isUrl) return new URL(rel, location.location.endsWith('/') ? location.location : `${location.location}/`).href;
   return resolve(ctx.cwd, location.location, rel);
@@ -284,6 +294,7 @@ function planMedia(specs: InstallSpecs, method: InstallMethod, variant: OsVarian
     args = installerRepoArgs(variant.family, location.location, location.isUrl);
   }
   const cmdline = [extraArgs, ...args].filter((a) => a !== undefined && a !== '').join(' ');
+  checkCmdlineLength('--extra-args', cmdline);
   return { media: { method, location, kernel, initrd, extraArgs, injectFiles }, cmdline: cmdline === '' ? undefined : cmdline };
 }
 
@@ -327,6 +338,7 @@ export function buildInstall(specs: InstallSpecs, ctx: BuildContext, variants: r
   const deviceBootOrder = installDisks.some((d) => d.bootOrder !== undefined) || interfaces.some((n) => n.bootOrder !== undefined);
   const hasDisk = installDisks.some((d) => d.device === 'disk');
   const bootKernel = specs.boot?.kernel !== undefined;
+  if (specs.boot?.kernelArgs !== undefined) checkCmdlineLength('--boot kernel_args=', specs.boot.kernelArgs);
   if (bootKernel && method === 'location') throw new TsvirtError('--boot kernel= cannot be combined with --location', 'the install tree provides the kernel; drop --boot kernel=');
 
   let finalOrder: BootDevice[] = [];

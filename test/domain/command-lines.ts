@@ -115,5 +115,8 @@ export const INVALID_LINES: readonly { line: string; error: string }[] = [
   { line: '--name a --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora40 --check everything=off', error: "Unknown --check options: 'everything'; valid --check options: all, path_in_use, disk_size, path_exists, mac_in_use" },
   { line: '--name a --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora40 --network bridge=br0/x', error: "--network bridge=br0/x: invalid name 'br0/x'; use at most 15 letters, digits, or . _ - :" },
   { line: '--name a --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora40 --network type=bridge', error: '--network type=bridge: type bridge needs bridge=NAME; add bridge=NAME' },
+  { line: "--name a --memory 1024 --location http://127.0.0.1:9/ --osinfo fedora40 --extra-args $'console=ttyS0\\ninit=/bin/sh'", error: '--extra-args: the value contains control characters; remove newlines, tabs and other control characters' },
+  { line: `--name a --memory 1024 --location http://127.0.0.1:9/ --osinfo debian12 --extra-args ${'x'.repeat(2048)}`, error: '--extra-args: the kernel command line is 2048 bytes, more than the 2047 Linux accepts; shorten the kernel arguments' },
+  { line: `--name a --memory 1024 --import --disk @DIR@/disk.qcow2 --boot kernel=@DIR@/vmlinuz,kernel_args=${'y'.repeat(3000)} --osinfo fedora40`, error: '--boot kernel_args=: the kernel command line is 3000 bytes, more than the 2047 Linux accepts; shorten the kernel arguments' },
   { line: '--name a --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora40 --dry-run=yes', error: '--dry-run: takes no value; write --dry-run alone' },
 ];

@@ -215,6 +215,11 @@ export function parseInstallArgv(argv: readonly string[]): InstallSpecs {
       value = argv[++i];
     }
     if (def.arg === 'optional' && value === undefined && i + 1 < argv.length && !argv[i + 1].startsWith('-')) value = argv[++i];
+    // Every value ends up in XML, a kernel command line or a path: control characters
+    // (XML 1.0 forbids most; newlines would split a cmdline) are refused up front.
+    if (value !== undefined && /[\x00-\x1f\x7f]/.test(value)) {
+      throw new TsvirtError(`${name}: the value contains control characters`, 'remove newlines, tabs and other control characters');
+    }
     def.apply(specs, value);
   }
   if (unrecognized.length > 0) {
