@@ -14,7 +14,7 @@ import { runOnQemu } from '../support/qemu-reference.js';
 import { assemble, type Assembled } from '../support/toolchain.js';
 
 const GUEST_DIR = fileURLToPath(new URL('.', import.meta.url));
-const PROGRAMS = ['mode-switch.S', 'legacy-modes.S', 'legacy-rings.S', 'system-misc.S', 'self-modifying.S', 'device-written-code.S', 'paging.S', 'gp-selector.S', 'int-iretq.S', 'syscall.S', 'cpuid.S', 'div-zero.S', 'triple-fault.S'];
+const PROGRAMS = ['mode-switch.S', 'legacy-modes.S', 'legacy-rings.S', 'system-misc.S', 'self-modifying.S', 'device-written-code.S', 'user-paging.S', 'debug-traps.S', 'paging.S', 'gp-selector.S', 'int-iretq.S', 'syscall.S', 'cpuid.S', 'div-zero.S', 'triple-fault.S'];
 
 function build(name: string): Assembled {
   const source = readFileSync(`${GUEST_DIR}/${name}`, 'utf8');
@@ -92,6 +92,14 @@ describe('guest programs on the software CPU', () => {
     describe(`entered in ${entry}`, () => {
       it('pages with 4 levels: #PF with CR2 and error code fixed up and resumed, NX, WP, A/D bits, INVLPG, 1 GiB pages', async () => {
         expectPass(await run('paging.S', entry));
+      });
+
+      it('raises #PF with user-mode error codes (U, P|W|U, P|U, P|U|I/D) and RSVD, fixed up and resumed', async () => {
+        expectPass(await run('user-paging.S', entry));
+      });
+
+      it('traps INT3 and single-steps with TF (DR6.BS)', async () => {
+        expectPass(await run('debug-traps.S', entry));
       });
 
       it('raises #GP/#NP with the selector as error code for bad segment loads', async () => {
