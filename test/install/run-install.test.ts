@@ -16,8 +16,8 @@ import { createFetcher, silentProgress } from '../../src/install/fetch/index.js'
 import { runInstall, type InstallJob } from '../../src/install/run-install.js';
 import { buildTree } from '../../src/install/tree-build/build-tree.js';
 import { busyboxAmd64, fixture } from '../support/fixtures.js';
-import { serveDirectory, type StaticServer } from '../support/http-server.js';
-import { writeBusyboxRootfs } from './support/busybox-rootfs.js';
+import { serveDirectory, type StaticServer } from '../../src/demo/static-server.js';
+import { writeBusyboxRootfs } from '../../src/demo/busybox-rootfs.js';
 import { runOnQemu } from './support/qemu-runner.js';
 
 const GiB = 1024 ** 3;

@@ -1,6 +1,6 @@
-// A small busybox root file system tarball, built with tar-stream, as the install tests'
-// liveimg payload: busybox with applet links, an inittab with a getty on ttyS0, an rcS
-// that remounts / read-write, passwd/shadow/group.
+// A small busybox root file system tarball, built with tar-stream: the liveimg payload
+// of the demo and the install tests. Busybox with applet links, an inittab with a getty
+// on ttyS0, an rcS that remounts / read-write, passwd/shadow/group.
 import { createWriteStream, readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';

@@ -1,5 +1,5 @@
-// A static file server on 127.0.0.1 for tests (install trees, kickstarts, payloads):
-// GET and HEAD, Content-Length, 404 for anything outside its root.
+// A static file server on 127.0.0.1 (the demo serves its tree and kickstart with it,
+// tests serve theirs): GET and HEAD, Content-Length, 404 for anything outside its root.
 import { createReadStream, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join, normalize } from 'node:path';
