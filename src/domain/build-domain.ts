@@ -298,6 +298,11 @@ function planMedia(specs: InstallSpecs, method: InstallMethod, variant: OsVarian
   return { media: { method, location, kernel, initrd, extraArgs, injectFiles }, cmdline: cmdline === '' ? undefined : cmdline };
 }
 
+/** Drops undefined fields, so absent and unset read the same way to later layers. */
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 function disksFromDrafts(drafts: readonly DiskDraft[]): Disk[] {
   const targets = assignTargets(drafts);
   return drafts.map((d, i) => ({ ...d, targetDev: targets[i] }));
@@ -356,11 +361,11 @@ export function buildInstall(specs: InstallSpecs, ctx: BuildContext, variants: r
     cpu,
     os: {
       type: 'hvm', arch: variant.arch, machine: variant.machine, bootOrder: finalOrder,
-      ...(bootKernel ? {
+      ...(bootKernel ? definedOnly({
         kernel: checkLocalFile('--boot kernel=', specs.boot?.kernel as string, ctx),
         initrd: specs.boot?.initrd === undefined ? undefined : checkLocalFile('--boot initrd=', specs.boot.initrd, ctx),
         cmdline: specs.boot?.kernelArgs || undefined,
-      } : {}),
+      }) : {}),
     },
     features: { acpi: true, apic: true, pae: variant.arch === 'i686' },
     clock: { offset: 'utc', timers: defaultClockTimers() },
@@ -385,7 +390,7 @@ export function buildInstall(specs: InstallSpecs, ctx: BuildContext, variants: r
       ...base,
       os: {
         type: 'hvm', arch: variant.arch, machine: variant.machine, bootOrder: installOrder,
-        ...(method === 'location' ? { kernel: media.kernel?.to, initrd: media.initrd?.to, cmdline } : {}),
+        ...(method === 'location' ? definedOnly({ kernel: media.kernel?.to, initrd: media.initrd?.to, cmdline }) : {}),
       },
       lifecycle: { ...DEFAULT_LIFECYCLE, onReboot: 'destroy' },
       devices: { ...base.devices, disks: installDisks },
