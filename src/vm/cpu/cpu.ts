@@ -64,6 +64,8 @@ export class Cpu extends Mmu implements Vcpu {
   /** INIT received and waiting for a SIPI (application processors). */
   waitForSipi = false;
   private exitRequest: VcpuExit | undefined;
+  /** The last execChunk ended in an exception (no single-step trap for it). */
+  private faulted = false;
 
   constructor(opts: CpuOptions) {
     super(opts.mem, opts.bus);
@@ -252,7 +254,8 @@ export class Cpu extends Mmu implements Vcpu {
     this.materializeFlags();
     const old = this.flags;
     this.flags = ((old & ~allowed) | (v & allowed) | 2) & ~(RF | VM);
-    if ((this.flags & IF) !== (old & IF)) this.breakLoop = true;
+    // IF and TF changes are acted on by run() between chunks.
+    if (((this.flags ^ old) & (IF | TF)) !== 0) this.breakLoop = true;
   }
 
   // ---- segments (SDM Vol. 3A §3.4, §5.2-5.8) ----
@@ -524,6 +527,8 @@ export class Cpu extends Mmu implements Vcpu {
   run(budget: number): VcpuExit {
     let left = budget;
     this.kicked = false;
+    // Devices may have written guest RAM since the last run (DMA): re-verify code pages.
+    this.deviceAccess();
     while (left > 0) {
       if (this.exitRequest) { const e = this.exitRequest; this.exitRequest = undefined; return e; }
       if (this.kicked) { this.kicked = false; return { kind: 'budget' }; }
@@ -543,12 +548,26 @@ export class Cpu extends Mmu implements Vcpu {
         }
       }
       if (this.halted || this.waitForSipi) return { kind: 'hlt' };
-      const chunk = this.shadow ? 1 : left < CHUNK ? left : CHUNK;
+      // TF: one instruction at a time, with a single-step #DB trap after each
+      // (SDM Vol. 3A §17.3.1.4); TF is sampled before the instruction runs.
+      const tf = (this.flags & TF) !== 0;
+      const chunk = this.shadow || tf ? 1 : left < CHUNK ? left : CHUNK;
       this.shadow = false;
       const before = this.retired;
+      this.faulted = false;
       const exit = this.execChunk(chunk);
       left -= this.retired - before;
       if (exit) return exit;
+      if (tf && !this.faulted && !this.halted) {
+        this.dr[6] = this.dr[6] | 0x4000; // DR6.BS
+        try {
+          this.interrupt(Vector.DB, -1, false, this.rip);
+        } catch (e) {
+          if (!(e instanceof CpuFault)) throw e;
+          const ex = this.deliverException(e);
+          if (ex) return ex;
+        }
+      }
       if (this.halted) {
         if (this.exitRequest) { const e = this.exitRequest; this.exitRequest = undefined; return e; }
         return { kind: 'hlt' };
@@ -694,6 +713,7 @@ export class Cpu extends Mmu implements Vcpu {
       }
     } catch (e) {
       this.retired += done + 1;
+      this.faulted = true;
       if (e instanceof CpuFault) return this.deliverException(e);
       return this.errorExit(e);
     }

@@ -215,7 +215,7 @@ export function ins(c: Cpu, i: Insn): void {
     step(c, i, 7, s);
     return true;
   });
-  c.breakLoop = true;
+  c.deviceAccess();
 }
 
 /** OUTS (6E/6F): DS:[rSI] (overridable) to port rDX. */
@@ -228,5 +228,5 @@ export function outs(c: Cpu, i: Insn): void {
     step(c, i, 6, s);
     return true;
   });
-  c.breakLoop = true;
+  c.deviceAccess();
 }

@@ -42,7 +42,7 @@ export function inPort(c: Cpu, i: Insn): void {
   checkIo(c, port, s);
   const v = c.bus.pioRead(port, s as 1 | 2 | 4);
   c.writeReg(s, 0, s === 4 ? v >>> 0 : v);
-  c.breakLoop = true;
+  c.deviceAccess();
 }
 
 /** OUT Ib|DX, AL/eAX (E6, E7, EE, EF). */
@@ -51,7 +51,7 @@ export function outPort(c: Cpu, i: Insn): void {
   const port = i.opcode === 0xe6 || i.opcode === 0xe7 ? i.imm & 0xff : c.lo[2] & 0xffff;
   checkIo(c, port, s);
   c.bus.pioWrite(port, s as 1 | 2 | 4, c.readReg(s, 0));
-  c.breakLoop = true;
+  c.deviceAccess();
 }
 
 // ---- interrupt flag and halt ----

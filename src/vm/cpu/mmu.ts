@@ -10,7 +10,8 @@
 // hole); RAM above 4 GiB and MMIO take the slow path on every access.
 // Code pages never get write-TLB entries, so every write into a page with cached decodes
 // takes the slow path, which drops the page's decodes. Writes that bypass the CPU (device
-// DMA) are caught by comparing a snapshot of the page when its execute-TLB entry is refilled.
+// DMA) are caught by comparing a snapshot of the page when its execute-TLB entry is refilled
+// or when the page is entered again after device activity (an I/O access or a new run()).
 // Not modelled: segment limit checks outside real mode, PCID, protection keys, SMEP/SMAP,
 // memory types (PAT/MTRR only read back as written), the A20 gate (always enabled).
 
@@ -35,6 +36,8 @@ export interface CodePage {
   mode: number;
   insns: (Insn | undefined)[];
   snapshot: Int32Array;
+  /** ioEpoch at which the snapshot was last compared with RAM. */
+  epoch: number;
 }
 
 export class Mmu extends CpuState {
@@ -66,6 +69,8 @@ export class Mmu extends CpuState {
   codeInsns: (Insn | undefined)[] = new Array(4096);
   /** Set when an access left the CPU (MMIO/PIO): the run loop re-checks interrupts. */
   breakLoop = false;
+  /** Counts device activity (I/O accesses, run() calls): code pages are re-verified after it. */
+  ioEpoch = 0;
 
   constructor(readonly mem: GuestMemory, readonly bus: IoBus) {
     super();
@@ -175,6 +180,13 @@ export class Mmu extends CpuState {
           if (!nxe) throw fault(true, true);
           nx = true;
         }
+        // Reserved bits: physical address bits 51:40 (MAXPHYADDR = 40), PS in a PML4E,
+        // the low address bits of large-page frames (SDM Vol. 3A §4.5.4, Table 4-20).
+        const psBit = (pte & 0x80) !== 0;
+        if ((pteHi & 0x000f_ff00) !== 0 || (lma && lvl === 0 && psBit)
+          || (psBit && lvl === 1 && (pte & 0x3fff_e000) !== 0) || (psBit && lvl === 2 && (pte & 0x001f_e000) !== 0)) {
+          throw fault(true, true);
+        }
         if ((pte & 2) === 0) writable = false;
         if ((pte & 4) === 0) usr = false;
         if ((pte & 0x20) === 0) touched.push(pteAddr);
@@ -253,7 +265,7 @@ export class Mmu extends CpuState {
   physRead32(pa: number): number {
     if (pa + 4 <= this.ramSize) return this.ramView.getInt32(pa, true);
     if (this.mem.isRam(pa, 4)) return this.mem.read32(pa) | 0;
-    this.breakLoop = true;
+    this.deviceAccess();
     return this.bus.mmioRead(pa, 4) | 0;
   }
 
@@ -264,7 +276,7 @@ export class Mmu extends CpuState {
       return;
     }
     if (this.mem.isRam(pa, 4)) { this.mem.write32(pa, v >>> 0); return; }
-    this.breakLoop = true;
+    this.deviceAccess();
     this.bus.mmioWrite(pa, 4, v >>> 0);
   }
 
@@ -277,7 +289,7 @@ export class Mmu extends CpuState {
     if (this.mem.isRam(pa, size)) {
       return size === 1 ? this.mem.read8(pa) : size === 2 ? this.mem.read16(pa) : this.mem.read32(pa) >>> 0;
     }
-    this.breakLoop = true;
+    this.deviceAccess();
     return this.bus.mmioRead(pa, size) >>> 0;
   }
 
@@ -295,8 +307,18 @@ export class Mmu extends CpuState {
       if (size === 1) this.mem.write8(pa, v); else if (size === 2) this.mem.write16(pa, v); else this.mem.write32(pa, v >>> 0);
       return;
     }
-    this.breakLoop = true;
+    this.deviceAccess();
     this.bus.mmioWrite(pa, size, size === 4 ? v >>> 0 : v);
+  }
+
+  /**
+   * An access reached a device: it may have written guest RAM (DMA), so code pages are
+   * re-verified when next entered, and the run loop re-checks interrupts.
+   */
+  deviceAccess(): void {
+    this.ioEpoch++;
+    this.codeVpn = NaN;
+    this.breakLoop = true;
   }
 
   // ---- linear access (the executor's interface) ----
@@ -499,12 +521,16 @@ export class Mmu extends CpuState {
     }
     const ppn = ppage / 4096;
     let page = this.codeCache.get(ppn);
-    if (page && (page.mode !== this.codeMode || (refilled && !this.snapshotMatches(page, ppage)))) {
+    if (page && (page.epoch !== this.ioEpoch || refilled)) {
+      if (!this.snapshotMatches(page, ppage)) page.mode = -1;
+      page.epoch = this.ioEpoch;
+    }
+    if (page && page.mode !== this.codeMode) {
       this.codeCache.delete(ppn);
       page = undefined;
     }
     if (!page) {
-      page = { mode: this.codeMode, insns: new Array(4096), snapshot: this.ram32.slice(ppage >> 2, (ppage >> 2) + 1024) };
+      page = { mode: this.codeMode, insns: new Array(4096), snapshot: this.ram32.slice(ppage >> 2, (ppage >> 2) + 1024), epoch: this.ioEpoch };
       this.codeCache.set(ppn, page);
       if (!this.codePages[ppn]) {
         this.codePages[ppn] = 1;
