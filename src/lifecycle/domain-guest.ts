@@ -61,6 +61,15 @@ export function checkRunnable(domain: Domain): void {
       refuse(domain, 'booting without <kernel> and without a disk', 'add <os><kernel> or a disk with an installed system');
     }
   }
+  // The same limits as checkEmulatable, named in XML terms for `define`.
+  for (const d of domain.devices.disks) {
+    if (d.device !== 'disk') refuse(domain, `<disk device="${d.device}"> (${d.targetDev})`, 'use device="disk" on the virtio bus');
+    if (d.bus !== 'virtio') refuse(domain, `<target dev="${d.targetDev}" bus="${d.bus}">`, 'use bus="virtio" (a vdX target)');
+  }
+  for (const n of domain.devices.interfaces) {
+    if (n.type === 'network') refuse(domain, `<interface type="network"> (libvirt network '${n.source ?? ''}')`, 'use <interface type="user"> or type="bridge"');
+    if (n.model !== 'virtio') refuse(domain, `<interface> <model type="${n.model}"> (${n.mac})`, 'use <model type="virtio"/>');
+  }
   action(domain, 'on_poweroff', domain.lifecycle.onPoweroff, ['destroy']);
   action(domain, 'on_reboot', domain.lifecycle.onReboot, ['restart', 'destroy']);
   action(domain, 'on_crash', domain.lifecycle.onCrash, ['destroy']);

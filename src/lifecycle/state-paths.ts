@@ -30,7 +30,7 @@ export interface PathEnv {
 export function lifecyclePaths(from: PathEnv = { uid: process.getuid?.() ?? 0, env: process.env }): LifecyclePaths {
   const { uid, env } = from;
   const domainsDir = env.TSVIRT_DOMAINS_DIR
-    || (uid === 0 ? '/var/lib/tsvirt/domains' : join(envPaths('tsvirt', { suffix: '' }).data, 'domains'));
+    || (uid === 0 ? '/var/lib/tsvirt/domains' : join(env.XDG_DATA_HOME ? join(env.XDG_DATA_HOME, 'tsvirt') : envPaths('tsvirt', { suffix: '' }).data, 'domains'));
   if (env.TSVIRT_STATE_DIR) return { stateDir: env.TSVIRT_STATE_DIR, domainsDir };
   if (uid === 0) return { stateDir: '/run/tsvirt', domainsDir };
   if (env.XDG_RUNTIME_DIR) return { stateDir: join(env.XDG_RUNTIME_DIR, 'tsvirt'), domainsDir };
