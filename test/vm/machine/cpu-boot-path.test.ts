@@ -39,6 +39,8 @@ describe('software CPU on the Linux boot path', () => {
   it('secondary_startup_64 (arch/x86/kernel/head_64.S): MOV r64, m64 from an upper-half address reads all 8 bytes', () => {
     // Debian 6.1 cloud kernel, rip 0xffffffff810000f9: 48 8b 25 28 9c bf 01 (mov initial_stack(%rip),%rsp)
     // loaded 0 although memory held 0xffffffff82a03f58; the next push then triple-faulted.
+    // Cause: on a TLB miss Mmu.translate() forms the page offset from `lin + 2 ** 64`, which a
+    // double cannot hold exactly (its ulp there is 2048), so the offset is rounded.
     // Here: the kernel's 2 MiB alias of low memory at 0xffffffff80000000 (PML4[511] -> PDPT[510]).
     for (const offset of [0x101000, 0x101001, 0x101004, 0x101008]) {
       const mem = BufferGuestMemory.allocate(64 << 20);
