@@ -117,7 +117,7 @@ class Channel {
   }
 }
 
-const MAX_LOST_TICKS = 20;
+const MAX_LOST_TICKS = 500;
 const CATCH_UP_NS = 200_000;
 
 export class I8254Pit implements PioDevice, TimerSource {
