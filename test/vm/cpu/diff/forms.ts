@@ -367,6 +367,19 @@ for (const size of SIZES) {
   add({ name: `mov m${size}, r${size}`, group: g5, asm: `mov ${m(size, 0x3, true)}, ${reg('rbp', size)}`, mem: true, shape: memShape });
   add({ name: `mov r${size}, m${size}`, group: g5, asm: `mov ${reg('rbp', size)}, ${m(size, 0x5)}`, mem: true, shape: memShape });
 }
+// Accesses that cross the page boundary in the middle of the data buffer (offset 0x80);
+// the guest maps the two pages to distant frames, so each half must be translated.
+for (const [name, asm] of [
+  ['mov r64, m64 (page-crossing load)', 'mov rax, qword ptr [r15+0x7c]'],
+  ['mov m64, r64 (page-crossing store)', 'mov qword ptr [r15+0x7d], rbx'],
+  ['mov r16, m16 (page-crossing load)', 'mov cx, word ptr [r15+0x7f]'],
+  ['add m32, r32 (page-crossing read-modify-write)', 'add dword ptr [r15+0x7e], ecx'],
+  ['xchg m64, r64 (page-crossing)', 'xchg qword ptr [r15+0x79], rdx'],
+  ['push/pop across the page boundary', 'push qword ptr [r15+0x7b]; pop qword ptr [r15+0x7a]'],
+  ['rep movsq across the page boundary', 'rep movsq'],
+]) {
+  add({ name, group: g5, asm, mem: true, shape: name.startsWith('rep') ? stringShape : name.startsWith('push') ? (c, rng) => { memShape(c, rng); c.gpr[gprIndex('rsp')] = BigInt(DATA_VA + 0x84); } : memShape });
+}
 // GS.base = DATA_VA on both sides: segment-override addressing as per-CPU kernel data uses it.
 add({ name: 'mov r64, gs:[d32]', group: g5, asm: 'mov rax, qword ptr gs:[0x18]', mem: true });
 add({ name: 'add gs:[b+i*8+d8], r32', group: g5, asm: 'add dword ptr gs:[rsi*8+0x20], ecx', mem: true, shape: setReg('rsi', (rng) => BigInt(rng.below(8))) });
@@ -584,6 +597,7 @@ const SSE_OPS: Array<[string, string, Undef?]> = [
   ['pand/por m128 (aligned)', 'pand xmm0, xmmword ptr [r15+0x20]; por xmm1, xmmword ptr [r15+0x30]'],
   ['movntdq/movntpd m128', 'movntdq xmmword ptr [r15+0x40], xmm0; movntpd xmmword ptr [r15+0x50], xmm1'],
   ['movd xmm, m32 / movd m32, xmm', 'movd xmm0, dword ptr [r15+0x3]; movd dword ptr [r15+0x11], xmm1'],
+  ['movdqu across the page boundary', 'movdqu xmm0, xmmword ptr [r15+0x77]; movdqu xmmword ptr [r15+0x79], xmm1'],
 ];
 // MXCSR (SDM Vol. 1 §10.2.3): rounding control, FTZ and DAZ drawn at random with all
 // exceptions masked; the status flags each operation raises are compared via STMXCSR.

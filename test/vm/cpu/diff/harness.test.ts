@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { loadCpuFactory } from '../support/cpu-factory.js';
-import { CODE_VA, DEFAULT_RSP, SnippetMachine, type CaseInput } from '../support/snippet-machine.js';
+import { CODE_VA, DATA_PAGE0_GPA, DATA_PAGE1_GPA, DATA_VA, DEFAULT_RSP, SnippetMachine, type CaseInput } from '../support/snippet-machine.js';
 import { assembleSnippets } from '../support/toolchain.js';
 import { compare, makeCases, runNative } from './differential.js';
 import type { Form } from './forms.js';
@@ -22,6 +22,18 @@ describe('differential harness', () => {
     machine.loadSnippet(code, false);
     const out = machine.runCase(regs({ 0: 0xffff_ffff_0000_0005n, 3: 7n }));
     expect(out.kind === 'ok' && out.gpr[0]).toBe(12n);
+  });
+
+  it('maps the two halves of the data buffer to distant frames (page-crossing accesses translate twice)', async () => {
+    const machine = new SnippetMachine(await loadCpuFactory());
+    const [code] = assembleSnippets(['mov qword ptr [r15+0x7c], rbx']);
+    machine.loadSnippet(code, false);
+    const c = regs({ 3: 0x1122_3344_5566_7788n, 15: BigInt(DATA_VA) });
+    c.data = new Uint8Array(256);
+    const out = machine.runCase(c);
+    expect(out.kind).toBe('ok');
+    expect(machine.mem.read32(DATA_PAGE0_GPA + 0xffc)).toBe(0x5566_7788);
+    expect(machine.mem.read32(DATA_PAGE1_GPA)).toBe(0x1122_3344);
   });
 
   it('flags a software result that differs from the host', async () => {

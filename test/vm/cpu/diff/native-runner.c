@@ -4,7 +4,8 @@
  * (the *.test.ts files beside it). Built at test time with the system C compiler.
  *
  * Layout shared with the TypeScript side (test/vm/cpu/support/diff-layout.ts): the data
- * buffer lives at DATA_VA and the snippet at CODE_VA in both worlds, so absolute and
+ * buffer lives at DATA_VA (0x10000F80: it straddles a page boundary) and the snippet at
+ * CODE_VA in both worlds, so absolute and
  * RIP-relative addresses agree. A prologue loads every GPR, RFLAGS (arithmetic flags
  * and DF only: AC would turn misaligned accesses into SIGBUS, TF into SIGTRAP) and
  * XMM0-XMM3 from the state block at STATE_VA, jumps to the snippet, and the snippet's
@@ -41,8 +42,11 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#define DATA_VA 0x10000000UL
+#define DATA_MAP_VA 0x10000000UL
 #define DATA_MAP_BYTES 0x10000UL
+/* The compared buffer straddles a page boundary (at offset 0x80), so that memory operands
+ * near the middle cross pages; the guest maps the two pages to distant frames. */
+#define DATA_VA (DATA_MAP_VA + 0xf80UL)
 #define DATA_BYTES 256
 #define STATE_VA 0x10100000UL
 #define CODE_VA 0x20000000UL
@@ -231,7 +235,7 @@ static char *put_u64(char *o, uint64_t v) {
 }
 
 int main(void) {
-  map_fixed(DATA_VA, DATA_MAP_BYTES, PROT_READ | PROT_WRITE);
+  map_fixed(DATA_MAP_VA, DATA_MAP_BYTES, PROT_READ | PROT_WRITE);
   map_fixed(STATE_VA, 0x1000, PROT_READ | PROT_WRITE);
   map_fixed(CODE_VA, CODE_MAP_BYTES, PROT_READ | PROT_WRITE | PROT_EXEC);
   if (syscall(SYS_arch_prctl, ARCH_SET_GS, DATA_VA) != 0) {

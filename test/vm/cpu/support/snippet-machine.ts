@@ -19,7 +19,10 @@ import {
 import { assemble } from './toolchain.js';
 
 // Virtual layout shared with native-runner.c.
-export const DATA_VA = 0x1000_0000;
+/** The mapped data window; its first two pages live in distant frames (see constructor). */
+export const DATA_MAP_VA = 0x1000_0000;
+/** The compared buffer: it straddles the page boundary at DATA_MAP_VA + 0x1000 (offset 0x80). */
+export const DATA_VA = DATA_MAP_VA + 0xf80;
 export const DATA_BYTES = 256;
 export const STATE_VA = 0x1010_0000;
 export const STATE_XMM_OFFSET = 0x90;
@@ -37,7 +40,9 @@ const IDT_GPA = 0x11000;
 const TSS_GPA = 0x12000;
 const EXC_STUBS_GPA = 0x13000; // vector v handler: a HLT at EXC_STUBS_GPA + 16 v
 const RSP0_TOP = 0x1f_f000;
-const DATA_GPA = 0x20_0000;
+const DATA_MAP_GPA = 0x20_0000; // pages 2.. of the window, contiguous
+export const DATA_PAGE0_GPA = 0x30_0000; // page 0 of the window
+export const DATA_PAGE1_GPA = 0x2f_0000; // page 1: below page 0, so a crossing access must translate twice
 const DATA_MAP_BYTES = 0x1_0000;
 const STATE_GPA = 0x21_0000;
 const CODE_GPA = 0x22_0000;
@@ -112,7 +117,9 @@ export class SnippetMachine {
     const mem = this.mem;
     const pt = new PageTables(mem, PT_POOL_GPA, PT_POOL_END);
     pt.map2m(0, 0, 0x20_0000, PTE_P | PTE_RW);
-    pt.map4k(DATA_VA, DATA_GPA, DATA_MAP_BYTES, PTE_P | PTE_RW | PTE_NX);
+    pt.map4k(DATA_MAP_VA, DATA_PAGE0_GPA, 0x1000, PTE_P | PTE_RW | PTE_NX);
+    pt.map4k(DATA_MAP_VA + 0x1000, DATA_PAGE1_GPA, 0x1000, PTE_P | PTE_RW | PTE_NX);
+    pt.map4k(DATA_MAP_VA + 0x2000, DATA_MAP_GPA + 0x2000, DATA_MAP_BYTES - 0x2000, PTE_P | PTE_RW | PTE_NX);
     pt.map4k(STATE_VA, STATE_GPA, 0x1000, PTE_P | PTE_RW | PTE_NX);
     pt.map4k(CODE_VA, CODE_GPA, 0x2000, PTE_P | PTE_RW);
 
@@ -169,7 +176,7 @@ export class SnippetMachine {
 
   runCase(input: CaseInput, budget = 100_000): CaseOutput {
     const mem = this.mem;
-    if (input.data) mem.slice(DATA_GPA, DATA_BYTES).set(input.data);
+    if (input.data) this.writeVirt(DATA_VA, input.data);
     const xmm = mem.slice(STATE_GPA + STATE_XMM_OFFSET, 64);
     const xv = new DataView(xmm.buffer, xmm.byteOffset, 64);
     for (let i = 0; i < 8; i++) xv.setBigUint64(i * 8, input.xmm[i], true);
@@ -202,14 +209,32 @@ export class SnippetMachine {
     const result: CaseOutput = { kind: 'ok', gpr, rflags: out.rflags, xmm: [] };
     if (this.entry !== CODE_VA) for (let i = 0; i < 8; i++) result.xmm.push(xv.getBigUint64(i * 8, true));
     else result.xmm.push(...input.xmm);
-    if (input.data) result.data = mem.slice(DATA_GPA, DATA_BYTES).slice();
+    if (input.data) result.data = this.readVirt(DATA_VA, DATA_BYTES);
     return result;
   }
 
-  /** Reads a qword through the fixed mapping (identity low 2 MiB, the data window). */
+  /** The guest-physical address of a data-window or low identity-mapped virtual address. */
+  private gpaOf(va: number): number {
+    const off = va - DATA_MAP_VA;
+    if (off >= 0 && off < 0x1000) return DATA_PAGE0_GPA + off;
+    if (off >= 0x1000 && off < 0x2000) return DATA_PAGE1_GPA + off - 0x1000;
+    if (off >= 0x2000 && off < DATA_MAP_BYTES) return DATA_MAP_GPA + off;
+    if (va >= 0 && va < 0x20_0000) return va;
+    throw new Error(`0x${va.toString(16)} is not mapped by the snippet machine`);
+  }
+
+  private readVirt(va: number, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    for (let i = 0; i < len; i++) out[i] = this.mem.read8(this.gpaOf(va + i));
+    return out;
+  }
+
+  private writeVirt(va: number, bytes: Uint8Array): void {
+    for (let i = 0; i < bytes.length; i++) this.mem.write8(this.gpaOf(va + i), bytes[i]);
+  }
+
+  /** Reads a qword through the fixed mapping (an exception frame on the snippet's stack). */
   private readVirt64(va: number): bigint {
-    if (va >= DATA_VA && va + 8 <= DATA_VA + DATA_MAP_BYTES) return this.mem.read64(DATA_GPA + va - DATA_VA);
-    if (va >= 0 && va + 8 <= 0x20_0000) return this.mem.read64(va);
-    throw new Error(`exception frame at unmapped 0x${va.toString(16)}`);
+    return new DataView(this.readVirt(va, 8).buffer).getBigUint64(0, true);
   }
 }
