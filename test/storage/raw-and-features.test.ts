@@ -25,6 +25,22 @@ describe('raw BlockDevice', () => {
   });
 });
 
+describe('guest memory as the buffer', () => {
+  it.each(['raw', 'qcow2'] as const)('%s reads into and writes from Uint8Array views of a SharedArrayBuffer', (format) => {
+    const p = tmp.file(`sab.${format}`);
+    createImage({ path: p, format, sizeBytes: 2 ** 20 });
+    const ram = new Uint8Array(new SharedArrayBuffer(65536));
+    ram.fill(0x3c, 1000, 9000);
+    const dev = openImage(p, { readOnly: false });
+    dev.write(70000, ram.subarray(1000, 9000));
+    const back = new Uint8Array(new SharedArrayBuffer(8000));
+    dev.read(70000, back);
+    dev.close();
+    expect(back.every((x) => x === 0x3c)).toBe(true);
+    expect(readFileRange(p, 0, 4).length).toBe(4);
+  });
+});
+
 describe('qcow2 feature bits on open', () => {
   it('a writable open clears autoclear bits it does not maintain; a read-only one leaves them', () => {
     const p = tmp.file('autoclear.qcow2');
