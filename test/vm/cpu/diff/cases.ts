@@ -4,7 +4,7 @@
 // random upper bits (to catch partial-register and zero-extension mistakes).
 // Leaves out: exhaustive enumeration (only 8-bit forms could afford it).
 
-import { DATA_BYTES, DATA_VA, DEFAULT_RSP, type CaseInput, type GprName, GPR_NAMES } from '../support/snippet-machine.js';
+import { DATA_BYTES, DEFAULT_RSP, type CaseInput, type GprName, GPR_NAMES } from '../support/snippet-machine.js';
 
 export class Rng {
   private s: number;
@@ -127,4 +127,3 @@ export function modestDouble(rng: Rng): bigint {
   return v.getBigUint64(0, true);
 }
 
-export { DATA_VA };

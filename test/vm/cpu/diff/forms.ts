@@ -2,10 +2,13 @@
 // Intel-syntax snippet (assembled by GNU as), the flags the SDM leaves undefined for it
 // (masked before comparing; SDM Vol. 2 "Flags Affected" of each instruction), and a
 // shaper that constrains inputs (pointers into the data buffer, shift counts, divisors).
-// Groups follow the issue: ALU, shift/rotate, multiply/divide, bit, string, exchange,
-// CMOVcc/SETcc, moves and extensions, LEA, stack, SSE2 as busybox uses it.
-// Leaves out: BCD (invalid in 64-bit mode), x87, TZCNT/LZCNT/POPCNT/MOVBE/BMI (only
-// tested where the CPU advertises them), control transfer other than Jcc.
+// Groups: ALU, unary, shift/rotate, multiply/divide, bit, string, exchange, conditions
+// (CMOVcc/SETcc/Jcc), moves and extensions (incl. GS-based and page-crossing operands),
+// LEA, stack, hint/fence forms, x87, SSE2 as busybox uses it (with MXCSR), and 32-bit
+// code in compatibility mode (BCD, INTO, PUSHA/POPA, 16-bit addressing, ...).
+// Leaves out: TZCNT/LZCNT/POPCNT/MOVBE/BMI (the CPU does not advertise them), AVX, far
+// control transfers and system instructions (the guest programs cover those), x87
+// extended-precision arithmetic and transcendental functions (the CPU computes in float64).
 
 import type { CaseInput } from '../support/snippet-machine.js';
 import { DATA_VA } from '../support/snippet-machine.js';
