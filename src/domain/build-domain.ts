@@ -14,7 +14,7 @@ import { assignTargets } from './device-names.js';
 import { defaultDiskPath } from './disk-paths.js';
 import {
   DEFAULT_LIFECYCLE, KIB_PER_MIB, type BootDevice, type CharDevice, type Cpu, type CpuTopology, type Disk,
-  type DiskBus, type DiskDevice, type DiskFormat, type Domain, type NetworkInterface, type VirtType,
+  type DiskBus, type DiskDevice, type DiskFormat, type Domain, type MachineType, type NetworkInterface, type VirtType,
 } from './model.js';
 import type { InstallSpecs } from './options/install-options.js';
 import type { LocationSpec } from './options/location.js';
@@ -171,7 +171,7 @@ interface DiskDraft {
   readonly bootOrder?: number;
 }
 
-function planDisks(specs: InstallSpecs, variant: OsVariant, method: InstallMethod, ctx: BuildContext, name: string): { drafts: DiskDraft[]; create: PlannedDisk[] } {
+function planDisks(specs: InstallSpecs, variant: OsVariant, machine: MachineType, method: InstallMethod, ctx: BuildContext, name: string): { drafts: DiskDraft[]; create: PlannedDisk[] } {
   if (specs.diskNone && specs.disks.length > 0) throw new TsvirtError('--disk none cannot be combined with other --disk options', 'drop --disk none or the other disks');
   const diskSpecs = [...specs.disks];
   if (method === 'import' && diskSpecs.length === 0) {
@@ -185,7 +185,7 @@ function planDisks(specs: InstallSpecs, variant: OsVariant, method: InstallMetho
   const taken = (p: string) => claimed.has(p) || ctx.fileExists(p);
   for (const d of diskSpecs) {
     const device = d.device ?? 'disk';
-    const bus = d.bus ?? defaultDiskBus(device, variant, variant.machine);
+    const bus = d.bus ?? defaultDiskBus(device, variant, machine);
     if (device === 'floppy' && bus !== 'fdc') throw new TsvirtError(`--disk: a floppy goes on the fdc bus, not ${bus}`, 'drop bus= for floppies');
     if (device !== 'floppy' && bus === 'fdc') throw new TsvirtError(`--disk: only floppies go on the fdc bus`, 'use device=floppy or another bus');
     if (d.backingFormat !== undefined && d.backingStore === undefined) throw new TsvirtError('--disk: backing_format= needs backing_store=', 'add backing_store=PATH');
@@ -324,13 +324,15 @@ export function buildInstall(specs: InstallSpecs, ctx: BuildContext, variants: r
   const warnings: string[] = [];
   const memory = memoryKiB(specs, variant, warnings);
   const vcpus = vcpuLayout(specs, variant);
-  const { drafts, create } = planDisks(specs, variant, method, ctx, name);
+  const machine = specs.machine ?? variant.machine;
+  const arch = specs.arch ?? variant.arch;
+  const { drafts, create } = planDisks(specs, variant, machine, method, ctx, name);
   const interfaces = planInterfaces(specs, variant, ctx.random);
   const { media, cmdline } = planMedia(specs, method, variant, ctx, name);
 
   // A cdrom install attaches the ISO as the last disk; afterwards the drive stays, empty.
   const installDrafts = method === 'cdrom'
-    ? [...drafts, { device: 'cdrom' as const, sourcePath: media.cdrom, bus: defaultDiskBus('cdrom', variant, variant.machine), readonly: true, shareable: false, discardUnmap: false }]
+    ? [...drafts, { device: 'cdrom' as const, sourcePath: media.cdrom, bus: defaultDiskBus('cdrom', variant, machine), readonly: true, shareable: false, discardUnmap: false }]
     : drafts;
   const installDisks = disksFromDrafts(installDrafts);
   const finalDisks = method === 'cdrom'
@@ -360,16 +362,21 @@ export function buildInstall(specs: InstallSpecs, ctx: BuildContext, variants: r
     vcpusCurrent: vcpus.current,
     cpu,
     os: {
-      type: 'hvm', arch: variant.arch, machine: variant.machine, bootOrder: finalOrder,
+      type: 'hvm', arch, machine, bootOrder: finalOrder,
       ...(bootKernel ? definedOnly({
         kernel: checkLocalFile('--boot kernel=', specs.boot?.kernel as string, ctx),
         initrd: specs.boot?.initrd === undefined ? undefined : checkLocalFile('--boot initrd=', specs.boot.initrd, ctx),
         cmdline: specs.boot?.kernelArgs || undefined,
       }) : {}),
     },
-    features: { acpi: true, apic: true, pae: variant.arch === 'i686' },
-    clock: { offset: 'utc', timers: defaultClockTimers() },
-    lifecycle: DEFAULT_LIFECYCLE,
+    features: {
+      acpi: specs.features?.acpi ?? true,
+      apic: specs.features?.apic ?? true,
+      // PAE is what lets a 32-bit guest use more than 4 GiB; virt-install turns it on for i686.
+      pae: specs.features?.pae ?? arch === 'i686',
+    },
+    clock: { offset: specs.clockOffset ?? 'utc', timers: defaultClockTimers() },
+    lifecycle: { ...DEFAULT_LIFECYCLE, ...specs.events },
     devices: {
       disks: finalDisks,
       interfaces,
@@ -389,10 +396,11 @@ export function buildInstall(specs: InstallSpecs, ctx: BuildContext, variants: r
     installPhase = {
       ...base,
       os: {
-        type: 'hvm', arch: variant.arch, machine: variant.machine, bootOrder: installOrder,
+        type: 'hvm', arch, machine, bootOrder: installOrder,
         ...(method === 'location' ? definedOnly({ kernel: media.kernel?.to, initrd: media.initrd?.to, cmdline }) : {}),
       },
-      lifecycle: { ...DEFAULT_LIFECYCLE, onReboot: 'destroy' },
+      // The installer's reboot ends the install phase (virt-install sets on_reboot=destroy).
+      lifecycle: { ...base.lifecycle, onReboot: 'destroy' },
       devices: { ...base.devices, disks: installDisks },
     };
   }

@@ -59,7 +59,7 @@ describe('tsvirt-install binary', () => {
     const r = run(['--help']);
     expect(r.status).toBe(0);
     const headers = r.stdout.split('\n').filter((l) => /^[A-Z][A-Za-z ]+:$/.test(l));
-    expect(headers).toEqual(['General Options:', 'Installation Method Options:', 'OS options:', 'Device Options:', 'Virtualization Platform Options:', 'Miscellaneous Options:']);
+    expect(headers).toEqual(['General Options:', 'Installation Method Options:', 'OS options:', 'Device Options:', 'Guest Configuration Options:', 'Virtualization Platform Options:', 'Miscellaneous Options:']);
     expect(r.stdout).toMatch(/^usage: tsvirt-install --name NAME --memory MB STORAGE INSTALL \[options\]/);
     expect(r.stdout).toContain('  --disk DISK ');
     expect(run(['-h']).stdout).toBe(r.stdout);

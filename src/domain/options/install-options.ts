@@ -6,13 +6,14 @@
 // Left out: virt-install options tsvirt does not model (--connect, --controller, --tpm ...):
 // they are rejected as unrecognized.
 import { TsvirtError } from '../../lib/errors.js';
-import type { CharDevice, VirtType } from '../model.js';
+import type { Arch, CharDevice, MachineType, VirtType } from '../model.js';
 import { parseBoot, BOOT, type BootSpec } from './boot.js';
 import { CONSOLE, parseCharDevice, SERIAL } from './char-device.js';
 import { ALL_CHECKS_ON, CHECK, parseCheck, type CheckSpec } from './check.js';
 import { CPU, parseCpu, type CpuSpec } from './cpu.js';
 import { DISK, parseDisk, type DiskSpec } from './disk.js';
 import { GRAPHICS, parseGraphics } from './graphics.js';
+import { CLOCK, EVENTS, FEATURES, parseClock, parseEvents, parseFeatures, type EventsSpec, type FeaturesSpec } from './guest-config.js';
 import { LOCATION, parseLocation, type LocationSpec } from './location.js';
 import { MEMORY, parseMemory, type MemorySpec } from './memory.js';
 import { NETWORK, parseNetwork, type NetworkSpec } from './network.js';
@@ -52,6 +53,11 @@ export interface InstallSpecs {
   dryRun: boolean;
   check: CheckSpec;
   virtType?: VirtType;
+  arch?: Arch;
+  machine?: MachineType;
+  events?: EventsSpec;
+  features?: FeaturesSpec;
+  clockOffset?: 'utc' | 'localtime';
   debug: boolean;
   quiet: boolean;
   force: boolean;
@@ -87,6 +93,10 @@ export interface OptionDef {
   readonly help: string;
   readonly table?: SubOptionTable<never>;
   readonly apply: (specs: InstallSpecs, value: string | undefined) => void;
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function tableOf<S>(t: SubOptionTable<S>): SubOptionTable<never> {
@@ -146,11 +156,30 @@ export const INSTALL_OPTIONS: readonly OptionDef[] = [
   { names: ['--serial'], arg: 'required', metavar: 'SERIAL', group: 'Device Options', help: SERIAL.summary, table: tableOf(SERIAL), apply: (s, v) => { s.serials.push(parseCharDevice(SERIAL, nonEmpty('--serial', v))); } },
   { names: ['--console'], arg: 'required', metavar: 'CONSOLE', group: 'Device Options', help: CONSOLE.summary, table: tableOf(CONSOLE), apply: (s, v) => { s.consoles.push(parseCharDevice(CONSOLE, nonEmpty('--console', v))); } },
 
+  { names: ['--events'], arg: 'required', metavar: 'EVENTS', group: 'Guest Configuration Options', help: EVENTS.summary, table: tableOf(EVENTS), apply: (s, v) => { s.events = { ...s.events, ...definedOnly(parseEvents(nonEmpty('--events', v))) }; } },
+  { names: ['--features'], arg: 'required', metavar: 'FEATURES', group: 'Guest Configuration Options', help: FEATURES.summary, table: tableOf(FEATURES), apply: (s, v) => { s.features = { ...s.features, ...definedOnly(parseFeatures(nonEmpty('--features', v))) }; } },
+  { names: ['--clock'], arg: 'required', metavar: 'CLOCK', group: 'Guest Configuration Options', help: CLOCK.summary, table: tableOf(CLOCK), apply: (s, v) => { s.clockOffset = parseClock(nonEmpty('--clock', v)) ?? s.clockOffset; } },
+
   {
     names: ['--virt-type'], arg: 'required', metavar: 'VIRT_TYPE', group: 'Virtualization Platform Options', help: 'Hypervisor name to use: kvm or qemu (default: kvm when /dev/kvm is usable)',
     apply: (s, v) => {
       if (v !== 'kvm' && v !== 'qemu') throw new TsvirtError(`--virt-type ${v ?? ''}: unknown virtualization type`, 'use kvm or qemu');
       s.virtType = v;
+    },
+  },
+
+  {
+    names: ['--arch'], arg: 'required', metavar: 'ARCH', group: 'Virtualization Platform Options', help: 'The CPU architecture to simulate: x86_64 (default) or i686',
+    apply: (s, v) => {
+      if (v !== 'x86_64' && v !== 'i686') throw new TsvirtError(`--arch ${v ?? ''}: unsupported architecture`, 'use x86_64 or i686');
+      s.arch = v;
+    },
+  },
+  {
+    names: ['--machine'], arg: 'required', metavar: 'MACHINE', group: 'Virtualization Platform Options', help: 'The machine type to emulate: q35 (PCIe, ICH9) or pc (i440FX)',
+    apply: (s, v) => {
+      if (v !== 'q35' && v !== 'pc') throw new TsvirtError(`--machine ${v ?? ''}: unsupported machine type`, 'use q35 or pc');
+      s.machine = v;
     },
   },
 

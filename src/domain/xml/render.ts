@@ -94,11 +94,13 @@ export function renderDomainXml(d: Domain): string {
   if (d.os.cmdline !== undefined) w.text('cmdline', d.os.cmdline);
   for (const dev of d.os.bootOrder) w.empty('boot', [['dev', dev]]);
   w.close('os');
-  w.open('features');
-  if (d.features.acpi) w.empty('acpi');
-  if (d.features.apic) w.empty('apic');
-  if (d.features.pae) w.empty('pae');
-  w.close('features');
+  if (d.features.acpi || d.features.apic || d.features.pae) {
+    w.open('features');
+    if (d.features.acpi) w.empty('acpi');
+    if (d.features.apic) w.empty('apic');
+    if (d.features.pae) w.empty('pae');
+    w.close('features');
+  }
   if (d.cpu) {
     const cpuAttrs: Attrs = [['mode', d.cpu.mode], ['match', d.cpu.mode === 'custom' ? 'exact' : undefined]];
     if (d.cpu.model === undefined && d.cpu.topology === undefined) {
