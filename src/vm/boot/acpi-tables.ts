@@ -120,7 +120,8 @@ function fadt(f: AcpiFacts, facsAddr: number, dsdtAddr: number): Uint8Array {
   w.gas(o(116), GAS_SYSTEM_IO, 8, 1, f.resetPort);
   w.u8(o(128), f.resetValue);
   w.u8(o(131), 5); // FADT minor version: ACPI 6.5
-  w.u64(o(132), facsAddr);
+  // X_FIRMWARE_CTRL stays 0: with both set, ACPICA installs the FACS twice (the tables
+  // all live below 4 GiB, so the 32-bit pointer suffices).
   w.u64(o(140), dsdtAddr);
   w.gas(o(148), GAS_SYSTEM_IO, 32, 2, f.pm1aEvtPort);
   w.gas(o(172), GAS_SYSTEM_IO, 16, 2, f.pm1aCntPort);
