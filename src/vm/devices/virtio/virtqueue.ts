@@ -24,6 +24,14 @@ export const VIRTQ_DESC_SIZE = 16;
 export const VIRTQ_USED_ELEM_SIZE = 8;
 /** §4.1.4.3 / §2.7: the largest queue a split ring can describe. */
 export const VIRTQ_MAX_SIZE = 32768;
+/**
+ * Entries an indirect table may hold. §2.7.5.3.1 bounds chains by the queue size, but
+ * Linux sizes indirect tables by the device's segment limit (virtio-blk seg_max + 2), not
+ * by the queue size the driver picked, and QEMU accepts up to 1024 (VIRTQUEUE_MAX_SIZE):
+ * a real virtio_blk driver on a 128-entry queue sends 256-entry tables. The same bound
+ * here keeps such drivers working and still caps what one chain can make us walk.
+ */
+export const VIRTQ_MAX_INDIRECT_ENTRIES = 1024;
 
 /** A guest broke the virtqueue rules; the device must be reset by the driver. */
 export class VirtqueueError extends Error {
@@ -192,6 +200,26 @@ export class Virtqueue {
     this.enabled = true;
   }
 
+  /** The next avail ring index the device will read (vhost-user's GET_VRING_BASE, debugging). */
+  get availIndex(): number {
+    return this.lastAvail;
+  }
+
+  /** The next used ring index the device will write. */
+  get usedIndex(): number {
+    return this.usedIdx;
+  }
+
+  /**
+   * Continues a ring another device instance was serving (vhost-user SET_VRING_BASE, a
+   * restored snapshot) instead of starting both indices at 0. Call after enable().
+   */
+  resume(availIndex: number, usedIndex: number): void {
+    this.lastAvail = availIndex & 0xffff;
+    this.usedIdx = usedIndex & 0xffff;
+    this.signalledUsed = this.usedIdx;
+  }
+
   /** Chains the driver made available and the device has not taken yet. */
   pending(): number {
     if (!this.enabled) return 0;
@@ -274,15 +302,16 @@ export class Virtqueue {
       const seen = indirect ? indirectVisited! : visited;
       if (seen[index]) throw new VirtqueueError(`queue ${this.index}: descriptor loop at ${index}`);
       seen[index] = 1;
-      // §2.7.5.3.1: a chain is never longer than the queue, indirect part included.
-      if (++count > this.size) throw new VirtqueueError(`queue ${this.index}: chain from ${head} is longer than the queue`);
+      // §2.7.5.3.1: the direct part is never longer than the queue; an indirect table's
+      // entries are bounded by its own size (checked below) and each is visited once.
+      if (!indirect && ++count > this.size) throw new VirtqueueError(`queue ${this.index}: chain from ${head} is longer than the queue`);
 
       if (flags & VIRTQ_DESC_F_INDIRECT) {
         if (indirect) throw new VirtqueueError(`queue ${this.index}: nested indirect descriptor`);
         if (flags & VIRTQ_DESC_F_NEXT) throw new VirtqueueError(`queue ${this.index}: indirect descriptor with NEXT`);
         if (len === 0 || len % VIRTQ_DESC_SIZE !== 0) throw new VirtqueueError(`queue ${this.index}: indirect table length ${len}`);
         const entries = len / VIRTQ_DESC_SIZE;
-        if (entries > this.size) throw new VirtqueueError(`queue ${this.index}: indirect table of ${entries} entries`);
+        if (entries > VIRTQ_MAX_INDIRECT_ENTRIES) throw new VirtqueueError(`queue ${this.index}: indirect table of ${entries} entries`);
         if (addr < 0 || !mem.isRam(addr, len)) throw new VirtqueueError(`queue ${this.index}: indirect table outside RAM`);
         // checked: the indirect table lies in RAM and has `entries` descriptors.
         table = addr;
@@ -290,7 +319,6 @@ export class Virtqueue {
         indirect = true;
         indirectVisited = new Uint8Array(entries);
         index = 0;
-        count--; // the indirect descriptor itself carries no buffer
         continue;
       }
 

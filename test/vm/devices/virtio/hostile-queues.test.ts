@@ -18,6 +18,7 @@ import { LevelLine } from '../../../../src/vm/irq.js';
 import { createVirtioBlk, createVirtioNet, createVirtioRng, VirtioPciFunction } from '../../../../src/vm/devices/virtio/index.js';
 import { VIRTIO_F_RING_EVENT_IDX, VIRTIO_F_RING_INDIRECT_DESC, VIRTIO_F_VERSION_1 } from '../../../../src/vm/devices/virtio/virtio-device.js';
 import { VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MRG_RXBUF } from '../../../../src/vm/devices/virtio/virtio-net.js';
+import { VIRTQ_MAX_INDIRECT_ENTRIES } from '../../../../src/vm/devices/virtio/virtqueue.js';
 import { FileBlockDevice } from './support/file-block-device.js';
 import { type Buf, CountingMemory, GuestRam, MsiRecorder, VirtioGuestDriver } from './support/guest-driver.js';
 import { Port } from './support/wire.js';
@@ -231,11 +232,13 @@ function spoil(v: Violation, r: Rig, bufs: Buf[], indirect: boolean, size: numbe
     case 'indirect-outside-ram':
       m.write64(q.desc, BigInt(rand() < 0.5 ? RAM0_BYTES - 16 * (bufs.length - 1) : 1 << 30));
       return;
-    case 'indirect-too-long':
-      // A table of more entries than the queue has slots (§2.7.5.3.1).
-      m.write32(q.desc + 8, 16 * (size + 1 + Math.floor(rand() * 8)));
-      m.write64(q.desc, BigInt(r.ram.alloc(16 * (size + 9))));
+    case 'indirect-too-long': {
+      // A table of more entries than any device accepts (VIRTQ_MAX_INDIRECT_ENTRIES).
+      const entries = VIRTQ_MAX_INDIRECT_ENTRIES + 1 + Math.floor(rand() * 8);
+      m.write32(q.desc + 8, 16 * entries);
+      m.write64(q.desc, BigInt(r.ram.alloc(16 * entries)));
       return;
+    }
     case 'device-framing':
       throw new Error('device-framing is built, not spoiled');
   }

@@ -148,6 +148,21 @@ describe('virtio-blk', () => {
     expect(ram.mem.read8(buf + 512)).toBe(VIRTIO_BLK_S_OK);
   });
 
+  it('accepts an indirect table longer than a small queue, as Linux sends for seg_max segments', () => {
+    const p = VirtioGuestDriver.platform();
+    const fn = createVirtioBlk({ bus: p.bus, mem: p.ram.mem, irq: p.irq, msi: p.msi, device: new FileBlockDevice(image) });
+    const drv = new VirtioGuestDriver(fn, p.bus, p.ram);
+    expect(drv.negotiate(drv.deviceFeatures())).toBe(true);
+    const q = drv.setupQueue(0, 16); // the driver picked 16 of 256 entries
+    drv.setStatus(15);
+    const data = pattern(40 * 512, 5);
+    const r = submit(p.ram, q, { type: VIRTIO_BLK_T_OUT, sector: 64n, out: data, split: 40, indirect: true });
+    expect(p.ram.mem.read8(r.status)).toBe(VIRTIO_BLK_S_OK);
+    expect(fn.needsReset).toBe(false);
+    const back = submit(p.ram, q, { type: VIRTIO_BLK_T_IN, sector: 64n, inLen: 40 * 512, split: 40, indirect: true });
+    expect(p.ram.bytes(back.data, 40 * 512)).toEqual(data);
+  });
+
   it('answers GET_ID with the serial: 20 bytes, NUL-padded, truncated when longer', () => {
     for (const [serial, want] of [['QM00001', 'QM00001'], ['ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'ABCDEFGHIJKLMNOPQRST']]) {
       const { ram, q } = setup({ serial });
