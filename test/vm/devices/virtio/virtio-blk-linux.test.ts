@@ -1,6 +1,6 @@
 // virtio-blk under a real Linux driver before tsvirt's CPU can boot one: QEMU (TCG) runs
 // Debian's kernel with a vhost-user-blk-pci device whose queue is served by this
-// repository's Virtqueue and VirtioBlk (support/vhost-user-blk.ts) on a qcow2 image opened
+// repository's Virtqueue and VirtioBlk (support/vhost-user-device.ts) on a qcow2 image opened
 // by the storage layer. The guest mounts the ext4 file system the host made, reads a file,
 // writes one, syncs and powers off; then qemu-img check, e2fsck -fn and debugfs judge the
 // image on the host. QEMU provides only the PCI transport here; the transport is covered
@@ -13,7 +13,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openImage } from '../../../../src/storage/open-image.js';
-import { VhostUserBlkBackend } from './support/vhost-user-blk.js';
+import { VirtioBlk } from '../../../../src/vm/devices/virtio/virtio-blk.js';
+import { VhostUserDevice } from './support/vhost-user-device.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../../fixtures/cache');
 const MANIFEST = path.join(FIXTURES, 'manifest.env');
@@ -84,7 +85,7 @@ describe.runIf(haveFixtures)('virtio-blk with the Linux virtio_blk driver (QEMU 
 
     const disk = openImage(image, { readOnly: false });
     const sock = path.join(dir, 'vu.sock');
-    const backend = new VhostUserBlkBackend(sock, dir, disk, { serial: 'TSVIRT-LINUX-1', cache: 'writeback' });
+    const backend = new VhostUserDevice(sock, dir, new VirtioBlk({ device: disk, serial: 'TSVIRT-LINUX-1', cache: 'writeback' }));
     cleanups.push(() => backend.close());
     const serialLog = path.join(dir, 'serial.log');
     const qemu = spawn('qemu-system-x86_64', [
@@ -97,8 +98,8 @@ describe.runIf(haveFixtures)('virtio-blk with the Linux virtio_blk driver (QEMU 
     const exited = new Promise<number | null>((resolve) => qemu.on('exit', resolve));
     cleanups.push(() => qemu.kill('SIGKILL'));
 
-    // Blocks here, serving the ring, until QEMU hangs up (the guest powered off).
-    const how = backend.serve(Date.now() + 90_000);
+    // Serves the ring until QEMU hangs up (the guest powered off).
+    const how = await backend.run(Date.now() + 90_000);
     if (how !== 'hangup') qemu.kill('SIGKILL');
     const code = await exited;
     disk.close();
@@ -112,7 +113,7 @@ describe.runIf(haveFixtures)('virtio-blk with the Linux virtio_blk driver (QEMU 
     expect(console).toContain('VBLK-UMOUNTED');
     expect(console).not.toContain('INSMOD-FAILED');
     expect(backend.stats.kicks).toBeGreaterThan(10);
-    expect(backend.blk.stats.writes).toBeGreaterThan(0);
+    expect(backend.device.stats.writes).toBeGreaterThan(0);
 
     // The host's verdict on what the guest wrote through the device.
     execFileSync('qemu-img', ['check', '-q', '-f', 'qcow2', image]);

@@ -1,22 +1,21 @@
-// A vhost-user block backend (QEMU docs/interop/vhost-user.rst) built on tsvirt's own
-// Virtqueue and VirtioBlk: QEMU keeps the PCI transport, and every request the guest's
-// Linux virtio_blk driver makes is served by this repository's ring and request code,
-// reading the guest's RAM through the memfd QEMU shares. It lets a real Linux driver test
-// the device before tsvirt's own CPU can boot one.
+// A vhost-user backend (QEMU docs/interop/vhost-user.rst) serving any tsvirt VirtioDevice
+// with tsvirt's own Virtqueue: QEMU keeps the PCI transport, and every buffer the guest's
+// Linux driver (virtio_blk, virtio_net) queues is handled by this repository's ring and
+// device code, reading the guest's RAM through the memfd QEMU shares. It lets real Linux
+// drivers test the devices before tsvirt's own CPU can boot one.
 //
-// Synchronous on purpose: `serve()` blocks in poll(2) on the vhost-user socket and the
-// kick eventfd until QEMU hangs up or the deadline passes, so QEMU must write its console
-// to a file, not a pipe. File descriptors arrive with SCM_RIGHTS, which Node cannot
-// receive: a ten-line C helper (built with gcc at test time) does the recvmsg.
+// `run()` polls the vhost-user socket and the kick eventfds without blocking, yielding to
+// the event loop between rounds so event-driven backends (the user-mode NAT's sockets)
+// keep working. File descriptors arrive with SCM_RIGHTS, which Node cannot receive: a
+// ten-line C helper (built with gcc at test time) does the recvmsg.
 
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import koffi from 'koffi';
 import { BufferGuestMemory } from '../../../../../src/vm/memory.js';
-import type { BlockDevice } from '../../../../../src/storage/block-device.js';
-import { VirtioBlk, type BlkCacheMode } from '../../../../../src/vm/devices/virtio/virtio-blk.js';
-import { VIRTIO_F_RING_EVENT_IDX, VIRTIO_F_RING_INDIRECT_DESC, VIRTIO_F_VERSION_1, type VirtioContext } from '../../../../../src/vm/devices/virtio/virtio-device.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { VIRTIO_F_RING_EVENT_IDX, VIRTIO_F_RING_INDIRECT_DESC, VIRTIO_F_VERSION_1, type VirtioContext, type VirtioDevice } from '../../../../../src/vm/devices/virtio/virtio-device.js';
 import { Virtqueue, VirtqueueError } from '../../../../../src/vm/devices/virtio/virtqueue.js';
 
 const FDRECV_C = `
@@ -77,16 +76,15 @@ interface Region {
   userAddr: bigint;
 }
 
-export interface VhostUserBlkStats {
+export interface VhostUserStats {
   messages: number;
   kicks: number;
   calls: number;
   guestErrors: string[];
 }
 
-export class VhostUserBlkBackend {
-  readonly stats: VhostUserBlkStats = { messages: 0, kicks: 0, calls: 0, guestErrors: [] };
-  readonly blk: VirtioBlk;
+export class VhostUserDevice<D extends VirtioDevice> {
+  readonly stats: VhostUserStats = { messages: 0, kicks: 0, calls: 0, guestErrors: [] };
   private readonly lib: {
     socket: (d: number, t: number, p: number) => number;
     bind: (fd: number, addr: Uint8Array, len: number) => number;
@@ -104,21 +102,23 @@ export class VhostUserBlkBackend {
   private features = 0n;
   private regions: Region[] = [];
   private mem: BufferGuestMemory | null = null;
-  private vq: Virtqueue | null = null;
-  private vqNum = 256;
-  private vqBase = 0;
-  private vqAddrs: [bigint, bigint, bigint] | null = null;
-  private kickFd = -1;
-  private callFd = -1;
-  private enabled = false;
+  private readonly rings: Array<{
+    vq: Virtqueue | null;
+    num: number;
+    base: number;
+    addrs: [bigint, bigint, bigint] | null;
+    kickFd: number;
+    callFd: number;
+  }>;
+  private ctx: VirtioContext | null = null;
   private broken = false;
 
   constructor(
     readonly socketPath: string,
     workDir: string,
-    disk: BlockDevice,
-    opts: { serial?: string; cache?: BlkCacheMode; readOnly?: boolean } = {},
+    readonly device: D,
   ) {
+    this.rings = device.queueSizes.map(() => ({ vq: null, num: 256, base: 0, addrs: null, kickFd: -1, callFd: -1 }));
     const so = path.join(workDir, 'fdrecv.so');
     const src = path.join(workDir, 'fdrecv.c');
     fs.writeFileSync(src, FDRECV_C);
@@ -137,7 +137,6 @@ export class VhostUserBlkBackend {
       mmap: libc.func('void *mmap(void *, size_t, int, int, int, int64_t)'),
       recvWithFds: helper.func('int recv_with_fds(int, void *, int, int *, int)'),
     };
-    this.blk = new VirtioBlk({ device: disk, ...opts });
     this.listenFd = this.lib.socket(AF_UNIX, SOCK_STREAM, 0);
     const addr = new Uint8Array(110);
     addr[0] = AF_UNIX;
@@ -148,27 +147,32 @@ export class VhostUserBlkBackend {
   }
 
   /**
-   * Accepts QEMU's connection and serves it until it hangs up, the ring breaks (what the
-   * PCI transport would report as DEVICE_NEEDS_RESET) or `deadline` (ms since epoch).
+   * Accepts QEMU's connection and serves it until it hangs up, a ring breaks (what the PCI
+   * transport would report as DEVICE_NEEDS_RESET) or `deadline` (ms since epoch).
    */
-  serve(deadline: number): 'hangup' | 'broken' | 'deadline' {
+  async run(deadline: number): Promise<'hangup' | 'broken' | 'deadline'> {
     this.conn = this.lib.accept(this.listenFd, null, null);
     if (this.conn < 0) throw new Error(`accept: errno ${koffi.errno()}`);
-    const pfd = new Uint8Array(16);
+    const n = 1 + this.rings.length;
+    const pfd = new Uint8Array(8 * n);
     const dv = new DataView(pfd.buffer);
     while (Date.now() < deadline) {
       dv.setInt32(0, this.conn, true);
       dv.setInt16(4, POLLIN, true);
       dv.setInt16(6, 0, true);
-      const haveKick = this.kickFd >= 0;
-      dv.setInt32(8, haveKick ? this.kickFd : -1, true);
-      dv.setInt16(12, POLLIN, true);
-      dv.setInt16(14, 0, true);
-      const n = this.lib.poll(pfd, 2, 200);
-      if (n < 0) continue; // EINTR
-      const connEv = dv.getInt16(6, true);
-      if (haveKick && dv.getInt16(14, true) & POLLIN) this.onKick();
+      this.rings.forEach((r, i) => {
+        dv.setInt32(8 * (i + 1), r.kickFd, true);
+        dv.setInt16(8 * (i + 1) + 4, POLLIN, true);
+        dv.setInt16(8 * (i + 1) + 6, 0, true);
+      });
+      const ready = this.lib.poll(pfd, n, 0);
+      if (ready <= 0) {
+        await sleep(1); // let the event loop run (host sockets, timers)
+        continue;
+      }
+      for (let i = 0; i < this.rings.length; i++) if (dv.getInt16(8 * (i + 1) + 6, true) & POLLIN) this.onKick(i);
       if (this.broken) return 'broken';
+      const connEv = dv.getInt16(6, true);
       if (connEv & POLLIN) {
         if (!this.onMessage()) return 'hangup';
       } else if (connEv & (POLLHUP | POLLERR)) return 'hangup';
@@ -177,8 +181,9 @@ export class VhostUserBlkBackend {
   }
 
   close(): void {
-    for (const fd of [this.conn, this.listenFd, this.kickFd, this.callFd]) if (fd >= 0) this.lib.close(fd);
-    this.conn = this.listenFd = this.kickFd = this.callFd = -1;
+    for (const fd of [this.conn, this.listenFd, ...this.rings.flatMap((r) => [r.kickFd, r.callFd])]) if (fd >= 0) this.lib.close(fd);
+    this.conn = this.listenFd = -1;
+    for (const r of this.rings) r.kickFd = r.callFd = -1;
     fs.rmSync(this.socketPath, { force: true });
   }
 
@@ -231,7 +236,7 @@ export class VhostUserBlkBackend {
   private handle(request: number, v: DataView, body: Uint8Array, fds: number[]): void {
     switch (request) {
       case GET_FEATURES:
-        this.replyU64(request, this.blk.features | VIRTIO_F_VERSION_1 | VIRTIO_F_RING_INDIRECT_DESC | VIRTIO_F_RING_EVENT_IDX | VHOST_USER_F_PROTOCOL_FEATURES);
+        this.replyU64(request, this.device.features | VIRTIO_F_VERSION_1 | VIRTIO_F_RING_INDIRECT_DESC | VIRTIO_F_RING_EVENT_IDX | VHOST_USER_F_PROTOCOL_FEATURES);
         return;
       case SET_FEATURES:
         this.features = v.getBigUint64(0, true);
@@ -240,7 +245,7 @@ export class VhostUserBlkBackend {
         this.replyU64(request, PROTOCOL_F_CONFIG);
         return;
       case GET_QUEUE_NUM:
-        this.replyU64(request, 1n);
+        this.replyU64(request, BigInt(this.rings.length));
         return;
       case SET_OWNER:
       case RESET_OWNER:
@@ -254,7 +259,7 @@ export class VhostUserBlkBackend {
         const offset = v.getUint32(0, true);
         const len = v.getUint32(4, true);
         const out = body.slice();
-        for (let i = 0; i < len; i++) out[12 + i] = this.blk.readConfig(offset + i, 1);
+        for (let i = 0; i < len; i++) out[12 + i] = offset + i < this.device.configSizeBytes ? this.device.readConfig(offset + i, 1) : 0;
         this.reply(request, out);
         return;
       }
@@ -278,33 +283,44 @@ export class VhostUserBlkBackend {
         return;
       }
       case SET_VRING_NUM:
-        this.vqNum = v.getUint32(4, true);
+        this.ring(v).num = v.getUint32(4, true);
         return;
       case SET_VRING_BASE:
-        this.vqBase = v.getUint32(4, true);
+        this.ring(v).base = v.getUint32(4, true);
         return;
       case SET_VRING_ADDR:
-        this.vqAddrs = [this.toGpa(v.getBigUint64(8, true)), this.toGpa(v.getBigUint64(24, true)), this.toGpa(v.getBigUint64(16, true))];
+        this.ring(v).addrs = [this.toGpa(v.getBigUint64(8, true)), this.toGpa(v.getBigUint64(24, true)), this.toGpa(v.getBigUint64(16, true))];
         return;
       case SET_VRING_KICK:
-        if (this.kickFd >= 0) this.lib.close(this.kickFd);
-        this.kickFd = fds[0] ?? -1;
+      case SET_VRING_CALL: {
+        // u64: ring index in bits 0-7, bit 8 set when no fd comes with it.
+        const r = this.rings[Number(v.getBigUint64(0, true) & 0xffn)];
+        const fd = v.getBigUint64(0, true) & 0x100n ? -1 : (fds[0] ?? -1);
+        if (!r) return;
+        if (request === SET_VRING_KICK) {
+          if (r.kickFd >= 0) this.lib.close(r.kickFd);
+          r.kickFd = fd;
+        } else {
+          if (r.callFd >= 0) this.lib.close(r.callFd);
+          r.callFd = fd;
+        }
         return;
-      case SET_VRING_CALL:
-        if (this.callFd >= 0) this.lib.close(this.callFd);
-        this.callFd = fds[0] ?? -1;
-        return;
+      }
       case SET_VRING_ENABLE:
-        this.enabled = v.getUint32(4, true) === 1;
-        if (this.enabled) this.start();
+        if (v.getUint32(4, true) === 1) this.startRing(v.getUint32(0, true));
         return;
       case GET_VRING_BASE: {
+        const r = this.ring(v);
+        r.base = r.vq?.availIndex ?? r.base;
         const b = new Uint8Array(8);
-        this.vqBase = this.vq?.availIndex ?? this.vqBase;
-        new DataView(b.buffer).setUint32(4, this.vqBase, true);
-        this.vq = null;
-        this.enabled = false;
-        this.blk.reset();
+        new DataView(b.buffer).setUint32(0, v.getUint32(0, true), true);
+        new DataView(b.buffer).setUint32(4, r.base, true);
+        r.vq = null;
+        // Any stopped ring stops the device, as a virtio reset would.
+        if (this.ctx) {
+          this.device.reset();
+          this.ctx = null;
+        }
         this.reply(request, b);
         return;
       }
@@ -320,56 +336,68 @@ export class VhostUserBlkBackend {
     throw new Error(`vring address 0x${userAddr.toString(16)} is in no memory region`);
   }
 
-  /** The ring is complete and enabled: the same activation the PCI transport does at DRIVER_OK. */
-  private start(): void {
-    if (!this.mem || !this.vqAddrs) return;
-    const vq = new Virtqueue(this.mem, 0, 1024);
-    vq.size = this.vqNum;
-    [vq.descAddr, vq.driverAddr, vq.deviceAddr] = this.vqAddrs;
+  private ring(v: DataView) {
+    const r = this.rings[v.getUint32(0, true)];
+    if (!r) throw new Error(`vhost-user ring ${v.getUint32(0, true)} does not exist`);
+    return r;
+  }
+
+  /** A ring is complete and enabled: build it; once all are, activate the device. */
+  private startRing(index: number): void {
+    const r = this.rings[index];
+    if (!r || !this.mem || !r.addrs) return;
+    const vq = new Virtqueue(this.mem, index, 1024);
+    vq.size = r.num;
+    [vq.descAddr, vq.driverAddr, vq.deviceAddr] = r.addrs;
     vq.eventIdx = (this.features & VIRTIO_F_RING_EVENT_IDX) !== 0n;
     vq.enable();
-    // vhost-user hands the ring over mid-life (restarts, memory table changes): continue
-    // from the avail index QEMU gave (or the running queue's) and the used index in RAM.
-    const avail = this.vq ? this.vq.availIndex : this.vqBase;
-    vq.resume(avail, this.mem.read16(Number(vq.deviceAddr) + 2));
-    this.vq = vq;
+    // vhost-user hands rings over mid-life (restarts, memory table changes): continue from
+    // the avail index QEMU gave (or the running ring's) and the used index in RAM.
+    vq.resume(r.vq ? r.vq.availIndex : r.base, this.mem.read16(Number(vq.deviceAddr) + 2));
+    r.vq = vq;
+    if (this.rings.some((x) => !x.vq)) return;
+    const queues = this.rings.map((x) => x.vq!);
     const ctx: VirtioContext = {
       mem: this.mem,
-      queues: [vq],
+      queues,
       features: this.features,
-      running: true,
-      signalQueue: () => {
-        if (!vq.shouldSignal() || this.callFd < 0) return;
+      get running() {
+        return true;
+      },
+      signalQueue: (i) => {
+        const ring = this.rings[i];
+        if (!ring?.vq || !ring.vq.shouldSignal() || ring.callFd < 0) return;
         this.stats.calls++;
         const one = new Uint8Array(8);
         one[0] = 1;
-        this.lib.write(this.callFd, one, 8);
+        this.lib.write(ring.callFd, one, 8);
       },
       configChanged: () => undefined,
-      guard: (work) => work(),
+      guard: (work) => this.guarded(work),
     };
-    this.blk.activate(ctx);
-    // A kick may have come before the ring was enabled (SeaBIOS's first read does): serve
-    // what is already available, as the PCI transport does at DRIVER_OK.
-    this.process();
+    this.ctx = ctx;
+    this.device.activate(ctx);
+    // A kick may have come before the rings were enabled (SeaBIOS's first read does):
+    // serve what is already available, as the PCI transport does at DRIVER_OK.
+    for (let i = 0; i < this.rings.length; i++) this.guarded(() => this.device.processQueue(i));
   }
 
-  private onKick(): void {
-    const b = new Uint8Array(8);
-    this.lib.read(this.kickFd, b, 8);
-    this.stats.kicks++;
-    this.process();
-  }
-
-  private process(): void {
-    if (!this.vq || this.broken) return;
+  private guarded(work: () => void): void {
+    if (this.broken) return;
     try {
-      this.blk.processQueue(0);
+      work();
     } catch (e) {
       // What the PCI transport would turn into DEVICE_NEEDS_RESET: record it for the test.
       if (!(e instanceof VirtqueueError)) throw e;
       this.broken = true;
       this.stats.guestErrors.push(e.message);
     }
+  }
+
+  private onKick(index: number): void {
+    const b = new Uint8Array(8);
+    this.lib.read(this.rings[index].kickFd, b, 8);
+    this.stats.kicks++;
+    if (this.ctx) this.guarded(() => this.device.processQueue(index));
   }
 }
