@@ -4,7 +4,7 @@
 // anything touches the disk. The install-phase/final-phase split and boot orders follow
 // virt-install (virtinst/install/installer.py: _build_boot_order, _get_postinstall_bootdev,
 // on_reboot=destroy while installing; a cdrom install ejects its media afterwards).
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { TsvirtError } from '../lib/errors.js';
 import {
   buildBootOrder, defaultClockTimers, defaultCpu, defaultDiskBus, defaultDiskFormat, defaultNetworkType,
@@ -13,7 +13,7 @@ import {
 import { assignTargets } from './device-names.js';
 import { defaultDiskPath } from './disk-paths.js';
 import {
-  DEFAULT_LIFECYCLE, KIB_PER_MIB, type BootDevice, type CharDevice, type Cpu, type CpuTopology, type Disk,
+  BYTES_PER_GIB, DEFAULT_LIFECYCLE, KIB_PER_MIB, type BootDevice, type CharDevice, type Cpu, type CpuTopology, type Disk,
   type DiskBus, type DiskDevice, type DiskFormat, type Domain, type MachineType, type NetworkInterface, type VirtType,
 } from './model.js';
 import type { InstallSpecs } from './options/install-options.js';
@@ -37,6 +37,8 @@ export interface BuildContext {
   readonly isDirectory: (path: string) => boolean;
   readonly uuid: () => string;
   readonly random: (n: number) => Uint8Array;
+  /** Bytes free for new files in a directory (or its nearest existing parent); undefined if unknown. */
+  readonly freeBytes?: (dir: string) => number | undefined;
   /** Given by the integrator once src/install resolves trees; without it, tsvirt plans the fetch. */
   readonly resolveLocation?: (location: LocationSpec) => ResolvedBootMedia;
 }
@@ -225,6 +227,30 @@ function planDisks(specs: InstallSpecs, variant: OsVariant, machine: MachineType
   return { drafts, create };
 }
 
+/**
+ * --check disk_size: the images must fit where they go. As libvirt's storage pools judge
+ * it: preallocated images that do not fit are an error, sparse ones a warning (they only
+ * fail once the guest fills them).
+ */
+function checkDiskSpace(create: readonly PlannedDisk[], ctx: BuildContext, warnings: string[]): void {
+  if (!ctx.freeBytes) return;
+  const byDir = new Map<string, PlannedDisk[]>();
+  for (const d of create) byDir.set(dirname(d.path), [...(byDir.get(dirname(d.path)) ?? []), d]);
+  for (const [dir, disks] of byDir) {
+    const free = ctx.freeBytes(dir);
+    if (free === undefined) continue;
+    const mib = (bytes: number) => Math.floor(bytes / 2 ** 20);
+    const preallocated = disks.filter((d) => !d.sparse).reduce((n, d) => n + d.sizeGiB * BYTES_PER_GIB, 0);
+    const total = disks.reduce((n, d) => n + d.sizeGiB * BYTES_PER_GIB, 0);
+    if (preallocated > free) {
+      throw new TsvirtError(`There is not enough free space in ${dir} to create the disk images (${mib(preallocated)} M requested allocation > ${mib(free)} M available)`, 'free space, choose smaller or sparse images, or use --check disk_size=off');
+    }
+    if (total > free) {
+      warnings.push(`The requested disk capacity will exceed the available space in ${dir} when the images are fully allocated (${mib(total)} M requested capacity > ${mib(free)} M available)`);
+    }
+  }
+}
+
 function planInterfaces(specs: InstallSpecs, variant: OsVariant, random: (n: number) => Uint8Array): NetworkInterface[] {
   if (specs.networkNone && specs.networks.length > 0) throw new TsvirtError('--network none cannot be combined with other --network options', 'drop --network none or the other networks');
   if (specs.networkNone) return [];
@@ -327,6 +353,7 @@ export function buildInstall(specs: InstallSpecs, ctx: BuildContext, variants: r
   const machine = specs.machine ?? variant.machine;
   const arch = specs.arch ?? variant.arch;
   const { drafts, create } = planDisks(specs, variant, machine, method, ctx, name);
+  if (specs.check.disk_size) checkDiskSpace(create, ctx, warnings);
   const interfaces = planInterfaces(specs, variant, ctx.random);
   const { media, cmdline } = planMedia(specs, method, variant, ctx, name);
 

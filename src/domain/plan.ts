@@ -5,7 +5,8 @@
 // Running the install itself belongs to the integration of src/install, src/storage and
 // src/vm and is refused here, before anything is created.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statfsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { TsvirtError } from '../lib/errors.js';
 import { buildInstall, type BuiltInstall, type PlannedDisk, type MediaPlan, type ResolvedBootMedia } from './build-domain.js';
 import { defaultBootDir, defaultImageDir } from './disk-paths.js';
@@ -29,6 +30,8 @@ export interface PlanEnv {
   readonly isDirectory?: (path: string) => boolean;
   readonly uuid?: () => string;
   readonly random?: (n: number) => Uint8Array;
+  /** Free bytes for new files under a directory; statfs of its nearest existing ancestor when absent. */
+  readonly freeBytes?: (dir: string) => number | undefined;
   readonly resolveLocation?: (location: LocationSpec) => ResolvedBootMedia;
 }
 
@@ -67,6 +70,18 @@ export function processPlanEnv(): PlanEnv {
   };
 }
 
+/** statfs of the nearest existing ancestor: what new images under dir could use (bavail). */
+export function freeBytesFor(dir: string): number | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      const st = statfsSync(d);
+      return st.bavail * st.bsize;
+    } catch {
+      if (dirname(d) === d) return undefined;
+    }
+  }
+}
+
 function isDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();
@@ -86,6 +101,7 @@ function build(specs: InstallSpecs, env: PlanEnv): BuiltInstall {
     isDirectory: env.isDirectory ?? isDir,
     uuid: env.uuid ?? randomUUID,
     random: env.random ?? ((n) => randomBytes(n)),
+    freeBytes: env.freeBytes ?? freeBytesFor,
     resolveLocation: env.resolveLocation,
   }, loadOsVariants());
 }

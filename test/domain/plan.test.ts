@@ -47,6 +47,23 @@ describe('runInstallFrontEnd', () => {
     expect(run(`${low} --print-xml -q`).stdout).toContain('<domain type="kvm">');
   });
 
+  it('--check disk_size: preallocated images must fit, sparse ones warn', () => {
+    const tenGiB = { ...env, freeBytes: () => 10 * 2 ** 30 };
+    const line = (disk: string) => split(scratch.substitute(`--name s --memory 1024 --pxe --disk ${disk} --osinfo fedora40 --dry-run`));
+    expect(() => runInstallFrontEnd(line('path=@DIR@/big.qcow2,size=20,sparse=no'), tenGiB, '1')).toThrow(
+      `There is not enough free space in ${scratch.dir} to create the disk images (20480 M requested allocation > 10240 M available)`,
+    );
+    expect(runInstallFrontEnd(line('path=@DIR@/big.qcow2,size=20'), tenGiB, '1').warnings).toEqual([
+      `The requested disk capacity will exceed the available space in ${scratch.dir} when the images are fully allocated (20480 M requested capacity > 10240 M available)`,
+    ]);
+    expect(runInstallFrontEnd([...line('path=@DIR@/big.qcow2,size=20,sparse=no'), '--check', 'disk_size=off'], tenGiB, '1').warnings).toEqual([]);
+    expect(runInstallFrontEnd(line('path=@DIR@/small.qcow2,size=2,sparse=no'), tenGiB, '1').warnings).toEqual([]);
+  });
+
+  it('--check disk_size asks the real file system when not told', () => {
+    expect(errorOf('--name s --memory 1024 --pxe --disk path=@DIR@/new/dir/huge.raw,size=100000000,sparse=no,format=raw --osinfo fedora40 --dry-run')).toMatch(/^There is not enough free space in .*\/new\/dir to create the disk images/);
+  });
+
   it('refuses to run the install itself', () => {
     expect(errorOf('--name r --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora40')).toBe('running the install on the VM core is not supported yet; use --print-xml or --dry-run for now; nothing was created');
   });
