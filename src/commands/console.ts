@@ -15,7 +15,10 @@ export default class Console extends BaseCommand {
 
 /** Shared with `start --console`. */
 export async function attach(name: string): Promise<void> {
-  process.stderr.write(`Connected to domain '${name}'\r\nEscape character is ^] (Ctrl + ])\r\n`);
-  const end = await consoleDomain(lifecyclePaths(), name, { stdin: process.stdin, stdout: process.stdout });
+  const end = await consoleDomain(lifecyclePaths(), name, {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    onAttached: () => process.stderr.write(`Connected to domain '${name}'\r\nEscape character is ^] (Ctrl + ])\r\n`),
+  });
   process.stderr.write(end === 'detached' ? '\r\n' : `\r\nDomain '${name}' stopped\r\n`);
 }

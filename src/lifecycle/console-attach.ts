@@ -11,6 +11,8 @@ export const CONSOLE_ESCAPE = 0x1d;
 export interface ConsoleStreams {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
   stdout: NodeJS.WritableStream;
+  /** Called once the runner has accepted the attachment (virsh prints "Connected to domain"). */
+  onAttached?: () => void;
 }
 
 export type ConsoleEnd = 'detached' | 'guest-stopped';
@@ -19,6 +21,7 @@ export async function attachConsole(socketPath: string, name: string, io: Consol
   const { socket, pending } = await openConsoleSocket(socketPath, name);
   const stdin = io.stdin;
   const tty = stdin.isTTY === true && typeof stdin.setRawMode === 'function';
+  io.onAttached?.();
   if (pending.length) io.stdout.write(pending);
   return new Promise<ConsoleEnd>((resolve) => {
     let ended = false;

@@ -248,7 +248,7 @@ export async function destroyDomain(paths: LifecyclePaths, name: string): Promis
  * `tsvirt undefine NAME [--remove-all-storage]`. A running domain becomes transient (it
  * runs on and is gone once it stops), as with virsh; deleting the storage of a running
  * domain is refused. Storage removed: the writable disk images (not read-only or shared
- * media such as install ISOs).
+ * media such as install ISOs). A stopped domain's console log and runner files go too.
  */
 export function undefineDomain(paths: LifecyclePaths, name: string, opts: { removeAllStorage?: boolean } = {}): { removed: string[]; kept: string[]; stillRunning: boolean } {
   checkDomainName(name);
@@ -265,6 +265,10 @@ export function undefineDomain(paths: LifecyclePaths, name: string, opts: { remo
   const removed: string[] = [];
   const kept: string[] = [];
   defs.remove(name);
+  if (!probe.running) {
+    // Nothing runs it: its console history and stale runner files go with it.
+    for (const f of Object.values(runtimeFiles(paths.stateDir, name))) fs.rmSync(f, { force: true });
+  }
   if (opts.removeAllStorage) {
     for (const d of domain.devices.disks) {
       if (d.sourcePath === undefined) continue;

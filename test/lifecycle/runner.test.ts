@@ -6,8 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  defineDomain, destroyDomain, dumpDomainXml, listDomains, rebootDomain, shutdownDomain, startDomain, undefineDomain,
-  waitUntilStopped,
+  defineDomain, destroyDomain, dumpDomainXml, listDomains, rebootDomain, setDomainAutostart, shutdownDomain,
+  startAutostartDomains, startDomain, undefineDomain, waitUntilStopped,
 } from '../../src/lifecycle/domains.js';
 import { attachConsole } from '../../src/lifecycle/console-attach.js';
 import { requestRunner } from '../../src/lifecycle/runner-client.js';
@@ -66,6 +66,12 @@ describe('domain runner', () => {
     const direct = new DomainRunner({ stateDir: box.paths.stateDir, name: 'a', xmlPath: `${box.paths.domainsDir}/a.xml`, onReady: (e) => errors.push(e) });
     await expect(direct.run()).rejects.toThrow(/domain 'a' is already running \(runner pid \d+\)/);
     expect(errors).toHaveLength(1);
+  });
+
+  it('start --autostart-all skips a domain that already runs', async () => {
+    setDomainAutostart(box.paths, 'a', true);
+    expect(await startAutostartDomains(box.paths)).toEqual([{ name: 'a', alreadyRunning: true }]);
+    setDomainAutostart(box.paths, 'a', false);
   });
 
   it('answers garbage on the control socket with an error and keeps running', async () => {
