@@ -13,6 +13,7 @@ import { attachConsole } from '../../src/lifecycle/console-attach.js';
 import { requestRunner } from '../../src/lifecycle/runner-client.js';
 import { DomainRunner } from '../../src/lifecycle/runner.js';
 import { runtimeFiles } from '../../src/lifecycle/state-paths.js';
+import { bzImageOf, HLT, outb, print, waitForByte } from '../vm/machine/guest-programs.js';
 import { guestXml, makeSandbox, qcow2, until } from './helpers.js';
 
 const box = makeSandbox('tsvirt-lc-');
@@ -185,6 +186,36 @@ describe('domain runner', () => {
     expect(fs.existsSync(disk)).toBe(false);
     expect(fs.existsSync(iso)).toBe(true);
     expect(fs.readdirSync(box.paths.domainsDir).filter((f) => f.startsWith('b'))).toEqual([]);
+  });
+
+  it('a guest reboot (0xCF9 reset) restarts it in the same runner; on_reboot=destroy ends it', async () => {
+    // Prints its banner, waits for "r" on the UART, then asks the reset control register
+    // for a full reset (SYS_RST | RST_CPU), as Linux's reboot=pci does.
+    const resetter = box.file('reset-guest.bzImage');
+    fs.writeFileSync(resetter, bzImageOf([...print('reset guest up\n'), ...waitForByte(0x72), ...outb(0xcf9, 0x06), HLT]));
+    const send = async (name: string) => {
+      const io = collector();
+      const end = attachConsole(runtimeFiles(box.paths.stateDir, name).socket, name, io);
+      io.stdin.write('r');
+      io.stdin.end();
+      await end;
+    };
+    defineDomain(box.paths, guestXml({ name: 'rr', kernel: resetter }));
+    const pid = await start('rr');
+    await until(() => count(log('rr'), /reset guest up/) === 1, 'the banner');
+    await send('rr');
+    await until(() => count(log('rr'), /reset guest up/) === 2, 'the guest to boot again');
+    expect(listDomains(box.paths, { all: false }).find((r) => r.name === 'rr')).toMatchObject({ state: 'running', pid });
+    await destroyDomain(box.paths, 'rr');
+    defineDomain(box.paths, guestXml({ name: 'rd', kernel: resetter, onReboot: 'destroy' }));
+    await start('rd');
+    await until(() => log('rd').includes('reset guest up'), 'the banner');
+    await send('rd');
+    expect(await waitUntilStopped(box.paths, 'rd', 30_000)).toBe(true);
+    expect(log('rd')).toMatch(/domain 'rd' reset\r\n$/);
+    expect(listDomains(box.paths, { all: true }).find((r) => r.name === 'rd')?.state).toBe('shut off');
+    undefineDomain(box.paths, 'rr');
+    undefineDomain(box.paths, 'rd');
   });
 
   it('start reports errors before the guest runs: a missing kernel, an image another writer holds', async () => {
