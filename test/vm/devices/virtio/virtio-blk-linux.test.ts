@@ -105,7 +105,9 @@ describe.runIf(haveFixtures)('virtio-blk with the Linux virtio_blk driver (QEMU 
     disk.close();
     const console = fs.existsSync(serialLog) ? fs.readFileSync(serialLog, 'utf8') : '';
     const line = (tag: string) => console.split('\n').find((l) => l.startsWith(tag))?.slice(tag.length + 1).trim();
-    expect({ how, code, errors: backend.stats.guestErrors }).toEqual({ how: 'hangup', code: 0, errors: [] });
+    const qemuErr = fs.readFileSync(path.join(dir, 'qemu.err'), 'utf8');
+    const failed = how !== 'hangup' || code !== 0;
+    expect({ how, code, errors: backend.stats.guestErrors, console: failed ? console : '', qemuErr: failed ? qemuErr : '' }).toEqual({ how: 'hangup', code: 0, errors: [], console: '', qemuErr: '' });
     expect(line('VBLK-SIZE')).toBe(String((64 << 20) / 512));
     expect(line('VBLK-SERIAL')).toBe('TSVIRT-LINUX-1');
     expect(console).toContain('VBLK-MOUNTED');
