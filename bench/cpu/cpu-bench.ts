@@ -1,101 +1,131 @@
 // Instructions per second of the software CPU on three guest loops (issue 5 "Show"):
-// (a) a tight integer loop, (b) a memcpy-like loop, (c) SYSCALL/SYSRET round trips.
-// The guest code is assembled with GNU as at run time and entered in 64-bit mode the way
-// a boot loader leaves a kernel (test/vm/cpu/harness.ts). Run: bash bench/cpu/run.sh
+// (a) a tight integer loop, (b) a memcpy-like loop, (c) SYSCALL/SYSRET round trips,
+// with QEMU TCG (the anchor) running the very same guest programs in the same run.
+// Each program is a system-level guest program (test/vm/cpu/guest/boot.inc: real mode
+// -> long mode, then test_main) built with GNU as at run time. The TS CPU counts the
+// instructions it retires; both sides are timed with a long and an empty loop and the
+// difference is used, so start-up (BIOS, mode switches, process start) cancels out.
+// Run: bash bench/cpu/run.sh [name-prefix]
 
-import { assemble, enterLongMode, makeHarness, type Harness } from '../../test/vm/cpu/harness.js';
+import { readFileSync } from 'node:fs';
+import { Cpu } from '../../src/vm/cpu/index.js';
+import { BOOT_ADDRESS, runGuestProgram } from '../../test/vm/cpu/support/guest-machine.js';
+import { runOnQemu } from '../../test/vm/cpu/support/qemu-reference.js';
+import { assemble, type Assembled } from '../../test/vm/cpu/support/toolchain.js';
+import type { CpuFactory } from '../../test/vm/cpu/support/cpu-factory.js';
 
-const LOOPS: Record<string, string> = {
-  'integer loop': `
-      mov ecx, 100000000
-      xor eax, eax
-      xor edx, edx
-    1: add eax, ecx
-      xor edx, eax
-      dec ecx
-      jnz 1b
-      hlt`,
-  'memcpy-like loop': `
-      mov r8d, 2000
-    2: mov rsi, 0x200000
-      mov rdi, 0x300000
-      mov ecx, 8192
-    1: mov rax, [rsi]
-      mov [rdi], rax
-      add rsi, 8
-      add rdi, 8
-      dec ecx
-      jnz 1b
-      dec r8d
-      jnz 2b
-      hlt`,
-  'syscall loop': `
-      mov ecx, 0xc0000080
-      rdmsr
-      or eax, 1
-      wrmsr
-      mov ecx, 0xc0000081
-      xor eax, eax
-      mov edx, 0x00200008
-      wrmsr
-      mov ecx, 0xc0000082
-      lea rax, [rip + entry]
-      mov rdx, rax
-      shr rdx, 32
-      wrmsr
-      mov ecx, 0xc0000084
-      mov eax, 0x200
-      xor edx, edx
-      wrmsr
-      lea rax, [rip + user]
-      push 0x2b
-      push 0x70000
-      push 0x202
-      push 0x33
-      push rax
-      iretq
-    user:
-      mov r12d, 2000000
-    1: mov eax, 39
-      syscall
-      dec r12d
-      jnz 1b
-      mov eax, 60
-      syscall
-    entry:
-      cmp eax, 60
-      je 2f
-      add r13, rax
-      sysretq
-    2: hlt`,
+const GUEST_DIR = 'test/vm/cpu/guest';
+const BOOT = readFileSync(`${GUEST_DIR}/boot.inc`, 'utf8') ? '.include "boot.inc"\n' : '';
+
+const LOOPS: Record<string, (n: number) => string> = {
+  'integer loop': (n) => `
+test_main:
+        mov $${n}, %ecx
+        xor %eax, %eax
+        xor %edx, %edx
+        test %ecx, %ecx
+        jz 2f
+1:      add %ecx, %eax
+        xor %eax, %edx
+        dec %ecx
+        jnz 1b
+2:      ret`,
+  'memcpy-like loop': (n) => `
+test_main:
+        mov $${n}, %r8d
+        test %r8d, %r8d
+        jz 3f
+2:      mov $0x200000, %rsi
+        mov $0x300000, %rdi
+        mov $4096, %ecx
+1:      mov (%rsi), %rax
+        mov %rax, (%rdi)
+        add $8, %rsi
+        add $8, %rdi
+        dec %ecx
+        jnz 1b
+        dec %r8d
+        jnz 2b
+3:      ret`,
+  'syscall loop': (n) => `
+test_main:
+        mov $0xc0000081, %ecx           # STAR: SYSCALL CS 0x10, SYSRET base 0x20
+        xor %eax, %eax
+        mov $0x00200010, %edx
+        wrmsr
+        mov $0xc0000082, %ecx           # LSTAR
+        lea entry(%rip), %rax
+        mov %rax, %rdx
+        shr $32, %rdx
+        wrmsr
+        mov $0xc0000084, %ecx           # SFMASK: IF
+        mov $0x200, %eax
+        xor %edx, %edx
+        wrmsr
+        mov %rsp, saved_rsp(%rip)
+        lea user(%rip), %rax
+        pushq $SEL_UDATA
+        pushq $USER_STACK_TOP
+        pushq $2
+        pushq $SEL_UCODE
+        push %rax
+        iretq
+user:
+        mov $${n + 1}, %r12d
+1:      dec %r12d
+        jz 2f
+        mov $39, %eax
+        syscall
+        jmp 1b
+2:      mov $60, %eax
+        syscall
+entry:
+        cmp $60, %eax
+        je 3f
+        add %rax, %r13
+        sysretq
+3:      mov saved_rsp(%rip), %rsp
+        ret
+        .align 8
+saved_rsp: .quad 0`,
 };
 
-function run(name: string, source: string): { instructions: number; seconds: number } {
-  const h: Harness = makeHarness(64 << 20);
-  enterLongMode(h, assemble(source));
-  if (name === 'syscall loop') userSegments(h);
+const SIZES: Record<string, number> = { 'integer loop': 20_000_000, 'memcpy-like loop': 1_000, 'syscall loop': 2_000_000 };
+
+function build(source: string): Assembled {
+  return assemble(`${BOOT}${source}`, { bits: 64, baseAddress: BOOT_ADDRESS, includeDir: GUEST_DIR });
+}
+
+const factory: CpuFactory = (parts) => new Cpu(parts);
+
+function timeTs(program: Assembled): { seconds: number; instructions: number } {
   const t0 = process.hrtime.bigint();
-  const before = h.cpu.instructionsRetired;
-  for (;;) {
-    const exit = h.cpu.run(10_000_000);
-    if (exit.kind === 'hlt') break;
-    if (exit.kind !== 'budget') throw new Error(`${name}: ${JSON.stringify(exit, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
-  }
+  const r = runGuestProgram(factory, program, 'real-mode', 2_000_000_000);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { instructions: h.cpu.instructionsRetired - before, seconds };
+  if (r.results[0] !== 0x600d) throw new Error(`guest program failed on the TS CPU: ${JSON.stringify(r.results)} ${r.exit.kind} ${r.instructions} ${r.console} ${r.regs.rip.toString(16)}`);
+  return { seconds, instructions: r.instructions };
 }
 
-/** GDT for SYSRET: STAR[63:48] = 0x20 -> user CS 0x33 (64-bit), SS 0x2b. */
-function userSegments(h: Harness): void {
-  const gdt = [0n, 0x00af9b000000ffffn, 0x00cf93000000ffffn, 0x00cffb000000ffffn, 0x00cff3000000ffffn, 0x00cff3000000ffffn, 0x00affb000000ffffn];
-  gdt.forEach((v, k) => h.mem.write64(0x500 + 8 * k, v));
+function timeQemu(program: Assembled): number {
+  const t0 = process.hrtime.bigint();
+  const r = runOnQemu(program.bytes, 600_000);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  // isa-debug-exit truncates the exit status to 8 bits: only check that a result came.
+  if (r.result === undefined) throw new Error('guest program failed on QEMU');
+  return seconds;
 }
 
-const results: string[] = [];
 const only = process.argv[2];
-for (const [name, source] of Object.entries(LOOPS)) {
+const rows: string[] = [];
+for (const [name, make] of Object.entries(LOOPS)) {
   if (only && !name.startsWith(only)) continue;
-  const r = run(name, source);
-  results.push(`${name.padEnd(18)} ${(r.instructions / 1e6).toFixed(1).padStart(8)} M instructions  ${r.seconds.toFixed(2).padStart(6)} s  ${(r.instructions / r.seconds / 1e6).toFixed(1).padStart(6)} M instr/s`);
-  console.log(results[results.length - 1]);
+  const n = SIZES[name];
+  const big = build(make(n)), empty = build(make(0));
+  const tsBig = timeTs(big), tsEmpty = timeTs(empty);
+  const instructions = tsBig.instructions - tsEmpty.instructions;
+  const tsRate = instructions / Math.max(1e-9, tsBig.seconds - tsEmpty.seconds);
+  const qBig = timeQemu(big), qEmpty = timeQemu(empty);
+  const qRate = instructions / Math.max(1e-9, qBig - qEmpty);
+  rows.push(`${name.padEnd(17)} ${(instructions / 1e6).toFixed(1).padStart(7)} M instr   tsvirt ${(tsRate / 1e6).toFixed(1).padStart(7)} M/s   QEMU TCG ${(qRate / 1e6).toFixed(1).padStart(7)} M/s   ratio ${(tsRate / qRate).toFixed(3)}`);
+  console.log(rows[rows.length - 1]);
 }
