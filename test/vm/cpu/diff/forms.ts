@@ -602,6 +602,41 @@ const SSE_OPS: Array<[string, string, Undef?]> = [
   ['movd xmm, m32 / movd m32, xmm', 'movd xmm0, dword ptr [r15+0x3]; movd dword ptr [r15+0x11], xmm1'],
   ['movdqu across the page boundary', 'movdqu xmm0, xmmword ptr [r15+0x77]; movdqu xmmword ptr [r15+0x79], xmm1'],
 ];
+// int64 -> float32 must round once (SDM Vol. 1 §4.8.4): values just above a float32 tie
+// whose excess lies below double precision catch a conversion through float64.
+function doubleRoundingTrap(rng: Rng): bigint {
+  const mantissa = BigInt((1 << 23) | rng.below(1 << 23));
+  const tail = BigInt(1 + rng.below(1023));
+  const v = (mantissa << 39n) | (1n << 38n) | tail;
+  return rng.below(2) ? BigInt.asUintN(64, -v) : v;
+}
+add({
+  name: 'cvtsi2ss r64 (double-rounding trap)', group: 'sse2', sse: true, asm: 'cvtsi2ss xmm0, rbx; cvtsi2ss xmm1, rcx', weight: 2,
+  shape: (c, rng) => {
+    c.gpr[gprIndex('rbx')] = doubleRoundingTrap(rng);
+    c.gpr[gprIndex('rcx')] = doubleRoundingTrap(rng);
+  },
+});
+add({
+  name: 'fild m64; fstp m32 (double-rounding trap)', group: 'x87', mem: true, asm: 'fninit; fild qword ptr [r15+0x48]; fstp dword ptr [r15+0x80]', weight: 2,
+  shape: (c, rng) => {
+    memShape(c, rng);
+    new DataView(c.data!.buffer).setBigUint64(0x48, doubleRoundingTrap(rng), true);
+  },
+});
+
+add({
+  name: 'fld m80; fstp m32 (double-rounding trap)', group: 'x87', mem: true, asm: 'fninit; fld tbyte ptr [r15+0x50]; fstp dword ptr [r15+0x80]', weight: 2,
+  shape: (c, rng) => {
+    memShape(c, rng);
+    const v = new DataView(c.data!.buffer);
+    const m = doubleRoundingTrap(rng);
+    const magnitude = m >> 63n ? BigInt.asUintN(64, -m) : m; // top bit 62
+    v.setBigUint64(0x50, magnitude << 1n, true); // explicit integer bit 63 set, tie at float32 precision
+    v.setUint16(0x58, (rng.below(2) << 15) | (0x3fff - 60 + rng.below(120)), true);
+  },
+});
+
 // MXCSR (SDM Vol. 1 §10.2.3): rounding control, FTZ and DAZ drawn at random with all
 // exceptions masked; the status flags each operation raises are compared via STMXCSR.
 const mxcsrShape: CaseShaper = (c, rng) => {
