@@ -4,7 +4,7 @@
 // 0x7C00, switches to long mode and reports pass/fail through port 0xF4; the debug
 // console (0xE9) shows how far it got.
 
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { TSC_HZ } from '../../../../src/vm/clock.js';
@@ -42,6 +42,11 @@ function expectPass(r: GuestRun): void {
 // The programs themselves are checked on QEMU TCG first, so that a failure on the
 // software CPU points at the CPU and not at the program (all but interrupts.S, which
 // needs the harness's interrupt test port).
+it('wires every guest program in this folder into the tests below', () => {
+  const all = readdirSync(GUEST_DIR).filter((f) => f.endsWith('.S')).sort();
+  expect(all).toEqual([...PROGRAMS, 'interrupts.S'].sort()); // interrupts.S needs the harness's test port
+});
+
 describe('guest programs on QEMU TCG (the reference)', () => {
   // Where QEMU knowingly departs from the SDM, the program must fail there, and only there.
   const QEMU_DEPARTURES: Record<string, string> = {
