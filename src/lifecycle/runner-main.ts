@@ -2,11 +2,14 @@
 // detached (its own session and process group, so closing the terminal that ran
 // `tsvirt start` sends it no SIGHUP) with stderr on the domain's runner log and an IPC
 // channel that carries exactly one message back to the starter, ready or the error, and is
-// then closed. SIGTERM and SIGINT stop the guest like `tsvirt destroy`.
+// then closed.
 import { describeError, TsvirtError } from '../lib/errors.js';
 import { DomainRunner } from './runner.js';
 
 export type RunnerHello = { type: 'ready'; pid: number } | { type: 'error'; message: string; hint?: string };
+
+/** How long a guest gets to power off after SIGTERM before it is stopped hard. */
+const SIGTERM_GRACE_MS = Number(process.env.TSVIRT_SHUTDOWN_TIMEOUT_SECONDS ?? 60) * 1000;
 
 const [stateDir, name, xmlPath] = process.argv.slice(2);
 // Everything the runner creates (socket, pid file, logs) is for its owner only.
@@ -40,7 +43,18 @@ const runner = new DomainRunner({
   },
 });
 process.on('SIGHUP', () => {});
-process.on('SIGTERM', () => runner.destroy());
+// SIGTERM (systemd stopping the unit at host shutdown, kill PID) shuts the guest down the
+// way libvirt-guests does: the ACPI power button, then a hard stop if it is not off within
+// the grace period or on a second SIGTERM. SIGINT stops it at once.
+let terms = 0;
+process.on('SIGTERM', () => {
+  if (terms++ > 0) {
+    runner.destroy();
+    return;
+  }
+  runner.pressPowerButton({ reboot: false });
+  setTimeout(() => runner.destroy(), SIGTERM_GRACE_MS).unref();
+});
 process.on('SIGINT', () => runner.destroy());
 
 runner.run().then(

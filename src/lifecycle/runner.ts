@@ -128,7 +128,15 @@ export class DomainRunner {
     }
   }
 
-  /** Stops the guest at once (virsh destroy, SIGTERM). */
+  /** Presses the ACPI power button; with reboot, boots the guest again once it is off. */
+  pressPowerButton(opts: { reboot: boolean }): void {
+    if (opts.reboot) this.rebootRequested = true;
+    this.shuttingDown = true;
+    this.log(`ACPI power button (${opts.reboot ? 'reboot' : 'shutdown'})`);
+    this.send({ type: 'power-button' });
+  }
+
+  /** Stops the guest at once (virsh destroy). */
   destroy(): void {
     this.destroyRequested = true;
     this.send({ type: 'stop' });
@@ -223,10 +231,7 @@ export class DomainRunner {
         return;
       case 'shutdown':
       case 'reboot':
-        if (req.op === 'reboot') this.rebootRequested = true;
-        this.shuttingDown = true;
-        this.log(`ACPI power button (${req.op})`);
-        this.send({ type: 'power-button' });
+        this.pressPowerButton({ reboot: req.op === 'reboot' });
         socket.end(`${JSON.stringify({ ok: true } satisfies ControlResponse)}\n`);
         return;
       case 'destroy':

@@ -136,6 +136,16 @@ describe('domain runner', () => {
     expect(listDomains(box.paths, { all: false })).toMatchObject([{ name: 'a', state: 'running', pid }]);
   });
 
+  it('SIGTERM (systemd stopping the unit) presses the power button; the guest powers off', async () => {
+    const pid = listDomains(box.paths, { all: false })[0].pid!;
+    const before = count(log('a'), /power button/);
+    process.kill(pid, 'SIGTERM');
+    expect(await waitUntilStopped(box.paths, 'a', 30_000)).toBe(true);
+    expect(count(log('a'), /power button/)).toBe(before + 1);
+    expect(log('a')).toMatch(/domain 'a' poweroff\r\n$/);
+    await start('a');
+  });
+
   it('destroy stops it at once', async () => {
     expect(await destroyDomain(box.paths, 'a')).toEqual({ killed: false });
     expect(listDomains(box.paths, { all: true })[0].state).toBe('shut off');
@@ -146,7 +156,8 @@ describe('domain runner', () => {
   it('a runner killed with SIGKILL reads as shut off; start works again; qemu-img check is clean or reports leaks only', async () => {
     const pid = await start('a');
     process.kill(pid, 'SIGKILL');
-    await until(() => !fs.existsSync(`/proc/${pid}`) || fs.readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z '), 'the runner to die');
+    // The kernel releases the lock once the last thread (the vCPU worker too) has exited.
+    await until(() => listDomains(box.paths, { all: true })[0].state === 'shut off', 'the killed runner to read as shut off');
     const files = runtimeFiles(box.paths.stateDir, 'a');
     expect(fs.existsSync(files.pid)).toBe(true); // stale, left behind by the kill
     expect(listDomains(box.paths, { all: true })[0]).toMatchObject({ name: 'a', state: 'shut off', pid: undefined });
