@@ -42,7 +42,7 @@ export function inPort(c: Cpu, i: Insn): void {
   checkIo(c, port, s);
   const v = c.bus.pioRead(port, s as 1 | 2 | 4);
   c.writeReg(s, 0, s === 4 ? v >>> 0 : v);
-  c.deviceAccess();
+  c.breakLoop = true;
 }
 
 /** OUT Ib|DX, AL/eAX (E6, E7, EE, EF). */

@@ -10,8 +10,8 @@
 // hole); RAM above 4 GiB and MMIO take the slow path on every access.
 // Code pages never get write-TLB entries, so every write into a page with cached decodes
 // takes the slow path, which drops the page's decodes. Writes that bypass the CPU (device
-// DMA) are caught by comparing a snapshot of the page when its execute-TLB entry is refilled
-// or when the page is entered again after device activity (an I/O access or a new run()).
+// DMA) are caught by comparing a snapshot of the page when it is entered again after device
+// activity (an I/O or MMIO write, or a new run()).
 // Not modelled: segment limit checks outside real mode, PCID, protection keys, SMEP/SMAP,
 // memory types (PAT/MTRR only read back as written), the A20 gate (always enabled).
 
@@ -265,7 +265,7 @@ export class Mmu extends CpuState {
   physRead32(pa: number): number {
     if (pa + 4 <= this.ramSize) return this.ramView.getInt32(pa, true);
     if (this.mem.isRam(pa, 4)) return this.mem.read32(pa) | 0;
-    this.deviceAccess();
+    this.breakLoop = true;
     return this.bus.mmioRead(pa, 4) | 0;
   }
 
@@ -289,7 +289,7 @@ export class Mmu extends CpuState {
     if (this.mem.isRam(pa, size)) {
       return size === 1 ? this.mem.read8(pa) : size === 2 ? this.mem.read16(pa) : this.mem.read32(pa) >>> 0;
     }
-    this.deviceAccess();
+    this.breakLoop = true;
     return this.bus.mmioRead(pa, size) >>> 0;
   }
 
@@ -312,8 +312,9 @@ export class Mmu extends CpuState {
   }
 
   /**
-   * An access reached a device: it may have written guest RAM (DMA), so code pages are
-   * re-verified when next entered, and the run loop re-checks interrupts.
+   * A write reached a device (a doorbell may start DMA into guest RAM): code pages are
+   * re-verified when next entered, and the run loop re-checks interrupts. Device reads
+   * only set breakLoop.
    */
   deviceAccess(): void {
     this.ioEpoch++;
@@ -505,13 +506,11 @@ export class Mmu extends CpuState {
   enterCodePage(lin: number, vpn: number): void {
     const k = (vpn & TLB_MASK) + this.tlbPriv;
     let ppage: number;
-    let refilled = false;
     if (this.xTag[k] === vpn) {
       ppage = this.xPhys[k];
     } else {
       const pa = this.translateFill(lin, ACCESS_EXEC);
       ppage = pa - (pa % 4096);
-      refilled = true;
     }
     if (ppage + 4096 > this.ramSize) {
       // Not RAM (e.g. a ROM behind MMIO): decoded every time, never cached.
@@ -521,7 +520,9 @@ export class Mmu extends CpuState {
     }
     const ppn = ppage / 4096;
     let page = this.codeCache.get(ppn);
-    if (page && (page.epoch !== this.ioEpoch || refilled)) {
+    // Only device activity (DMA) can change a code page behind the CPU's back: CPU writes
+    // drop the page's decodes directly.
+    if (page && page.epoch !== this.ioEpoch) {
       if (!this.snapshotMatches(page, ppage)) page.mode = -1;
       page.epoch = this.ioEpoch;
     }

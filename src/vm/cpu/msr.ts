@@ -1,10 +1,10 @@
 // Model-specific registers of the software CPU (Intel SDM Vol. 4, Table 2-2 "IA-32
 // architectural MSRs"): the ones with behaviour (EFER, the SYSCALL MSRs, FS/GS bases,
-// TSC, APIC base) and a small set kept as read-as-written (PAT, MISC_ENABLE, SYSENTER,
-// BIOS_SIGN_ID, TSC_AUX). Anything else raises #GP, as real hardware does for MSRs it
-// lacks; Linux probes with rdmsr_safe/wrmsr_safe.
+// TSC, APIC base), the read-only ARCH_CAPABILITIES, and a small set kept as
+// read-as-written (PAT, MISC_ENABLE, SYSENTER, BIOS_SIGN_ID, TSC_AUX). Anything else
+// raises #GP, as real hardware does for MSRs it lacks; Linux probes with rdmsr_safe.
 // Not modelled: MTRRs (MTRR is not advertised), machine-check banks, performance counters,
-// SPEC_CTRL/ARCH_CAPABILITIES, TSC_DEADLINE (not advertised).
+// SPEC_CTRL, TSC_DEADLINE (not advertised).
 
 import { TSC_HZ } from '../clock.js';
 import type { Cpu } from './cpu.js';
@@ -13,6 +13,7 @@ import { CR0_PG, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, FS, GS } from './state.
 export const MSR_IA32_TSC = 0x10;
 export const MSR_IA32_APIC_BASE = 0x1b;
 export const MSR_IA32_BIOS_SIGN_ID = 0x8b;
+export const MSR_IA32_ARCH_CAPABILITIES = 0x10a;
 export const MSR_IA32_SYSENTER_CS = 0x174;
 export const MSR_IA32_SYSENTER_ESP = 0x175;
 export const MSR_IA32_SYSENTER_EIP = 0x176;
@@ -31,6 +32,11 @@ export const MSR_TSC_AUX = 0xc000_0103;
 /** APIC base: the BSP flag (bit 8), global enable (bit 11), base 0xFEE00000 (SDM Vol. 3A §11.4.4). */
 const APIC_BASE_DEFAULT = 0xfee0_0000 | 0x800;
 const PAT_DEFAULT = 0x0007_0406_0007_0406n;
+/**
+ * ARCH_CAPABILITIES (SDM Vol. 4 Table 2-2): RDCL_NO (0), SKIP_L1DFL_VMENTRY (3), MDS_NO (5),
+ * PSCHANGE_MC_NO (6), TAA_NO (8), SBDR_SSDP_NO (13), FBSDP_NO (14), PSDP_NO (15).
+ */
+const ARCH_CAPABILITIES = (1n << 0n) | (1n << 3n) | (1n << 5n) | (1n << 6n) | (1n << 8n) | (1n << 13n) | (1n << 14n) | (1n << 15n);
 /** MISC_ENABLE: fast strings (bit 0) as firmware leaves it. */
 const MISC_ENABLE_DEFAULT = 1n;
 
@@ -73,6 +79,7 @@ export class MsrFile {
     switch (index >>> 0) {
       case MSR_IA32_TSC: return this.tsc();
       case MSR_IA32_APIC_BASE: return BigInt(this.apicBase >>> 0);
+      case MSR_IA32_ARCH_CAPABILITIES: return ARCH_CAPABILITIES;
       case MSR_EFER: return BigInt(c.efer);
       case MSR_FS_BASE: return BigInt.asUintN(64, BigInt(c.segBase[FS]));
       case MSR_GS_BASE: return BigInt.asUintN(64, BigInt(c.segBase[GS]));
