@@ -1,8 +1,12 @@
 // tsvirt-install (bin/tsvirt-install runs `install`): virt-install's command line. Its
 // grammar (optional values, repeated suboption options, `--disk none`) is not oclif's, so
-// the command takes argv raw and hands it to src/domain; it prints what comes back.
+// the command takes argv raw and hands it to src/domain; it prints what comes back, or
+// runs the plan (src/install/run-domain.ts) with the console on this terminal.
 import { BaseCommand } from '../cli/base-command.js';
 import { processPlanEnv, runInstallFrontEnd } from '../domain/index.js';
+import { createFetcher } from '../install/fetch/index.js';
+import { checkDryRunMedia } from '../install/dry-run-media.js';
+import { runDomain } from '../install/run-domain.js';
 
 export default class Install extends BaseCommand {
   static override summary = 'Create a virtual machine from install media (virt-install options; see tsvirt-install --help).';
@@ -11,8 +15,33 @@ export default class Install extends BaseCommand {
   async run(): Promise<void> {
     // bin/tsvirt-install puts '--' first so oclif leaves --help to virt-install's grammar.
     const argv = this.argv[0] === '--' ? this.argv.slice(1) : this.argv;
-    const { stdout, warnings } = runInstallFrontEnd(argv, processPlanEnv(), this.config.version);
-    for (const w of warnings) process.stderr.write(`WARNING  ${w}\n`);
-    process.stdout.write(stdout);
+    const out = runInstallFrontEnd(argv, processPlanEnv(), this.config.version);
+    for (const w of out.warnings) process.stderr.write(`WARNING  ${w}\n`);
+    if (out.mode === 'dry-run' && out.plan) {
+      // The kickstart is fetched and validated, and local media resolved, even in a dry run.
+      const lines = await checkDryRunMedia(out.plan, createFetcher());
+      process.stdout.write(out.stdout.replace(/Dry run completed successfully\n$/, `${lines.map((l) => `${l}\n`).join('')}Dry run completed successfully\n`));
+      return;
+    }
+    if (out.mode !== 'run' || !out.plan) {
+      process.stdout.write(out.stdout);
+      return;
+    }
+    const quiet = out.plan.specs.quiet;
+    const controller = new AbortController();
+    const stop = (): void => controller.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      await runDomain(out.plan, {
+        fetcher: createFetcher(),
+        console: { stdin: process.stdin, stdout: process.stdout },
+        signal: controller.signal,
+        progress: quiet ? undefined : (line) => process.stderr.write(`tsvirt-install: ${line}\n`),
+      });
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
   }
 }

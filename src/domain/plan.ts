@@ -170,18 +170,22 @@ export function formatDryRunPlan(p: DryRunPlan): string {
 export interface FrontEndOutput {
   readonly stdout: string;
   readonly warnings: readonly string[];
+  /** The plan, for --dry-run (to check media and the kickstart) and for real runs. */
+  readonly plan?: InstallPlan;
+  /** 'run': nothing was printed; the caller runs the plan (src/install/run-domain.ts). */
+  readonly mode: 'print' | 'dry-run' | 'run';
 }
 
-/** Everything tsvirt-install does today, as text: the command prints it. */
+/** What tsvirt-install prints, or the plan it runs: the command does the rest. */
 export function runInstallFrontEnd(argv: readonly string[], env: PlanEnv, version: string): FrontEndOutput {
   const specs = parseInstallArgv(argv);
-  if (specs.help) return { stdout: formatInstallHelp(), warnings: [] };
-  if (specs.version) return { stdout: `${version}\n`, warnings: [] };
-  if (specs.osVariant?.kind === 'list') return { stdout: `${formatOsVariantList()}\n`, warnings: [] };
+  if (specs.help) return { stdout: formatInstallHelp(), warnings: [], mode: 'print' };
+  if (specs.version) return { stdout: `${version}\n`, warnings: [], mode: 'print' };
+  if (specs.osVariant?.kind === 'list') return { stdout: `${formatOsVariantList()}\n`, warnings: [], mode: 'print' };
   const plan = toPlan(specs, build(specs, env));
   // --quiet keeps only errors (virt-install logs at ERROR level then); XML is the output itself.
   const warnings = specs.quiet ? [] : plan.warnings;
-  if (specs.printXml !== undefined) return { stdout: printXmlDocuments(plan, specs.printXml).join(''), warnings };
-  if (specs.dryRun) return { stdout: specs.quiet ? '' : formatDryRunPlan(plan.dryRunPlan), warnings };
-  throw new TsvirtError('running the install on the VM core is not supported yet', 'use --print-xml or --dry-run for now; nothing was created');
+  if (specs.printXml !== undefined) return { stdout: printXmlDocuments(plan, specs.printXml).join(''), warnings, mode: 'print' };
+  if (specs.dryRun) return { stdout: specs.quiet ? '' : formatDryRunPlan(plan.dryRunPlan), warnings, plan, mode: 'dry-run' };
+  return { stdout: '', warnings, plan, mode: 'run' };
 }

@@ -140,6 +140,8 @@ describe('tsvirt-install binary', () => {
       'Extra kernel arguments: inst.ks=file:/ks.cfg console=ttyS0',
       `Would inject ${root}/files/ks.cfg into the initrd`,
       'Would boot the installed system afterwards',
+      'Kickstart files/ks.cfg is valid',
+      `Install tree ${root}/tree: custom (custom), kernel ${root}/tree/images/pxeboot/vmlinuz, initrd ${root}/tree/images/pxeboot/initrd.img`,
       'Dry run completed successfully',
       '',
     ]);
@@ -147,10 +149,10 @@ describe('tsvirt-install binary', () => {
     expect(existsSync('/var/lib/tsvirt')).toBe(systemDirExisted);
   });
 
-  it('refuses a real run before creating anything', () => {
+  it('refuses a run the VM core cannot do before creating anything', () => {
     const before = snapshot(root);
     const r = run(['--name', 'real', '--memory', '1024', '--disk', 'size=1', '--pxe', '--osinfo', 'fedora41']);
-    expect(r).toEqual({ status: 1, stdout: '', stderr: 'ERROR running the install on the VM core is not supported yet; use --print-xml or --dry-run for now; nothing was created\n' });
+    expect(r).toEqual({ status: 1, stdout: '', stderr: 'ERROR --pxe installs are not supported by the VM core yet; use --location\n' });
     expect(snapshot(root)).toEqual(before);
   });
 });

@@ -43,7 +43,7 @@ describe('runInstallFrontEnd', () => {
   it('--quiet drops warnings and the dry-run text, not the XML', () => {
     const low = '--name q --memory 64 --import --disk @DIR@/disk.qcow2 --osinfo fedora40';
     expect(run(`${low} --dry-run`).warnings).toHaveLength(1);
-    expect(run(`${low} --dry-run --quiet`)).toEqual({ stdout: '', warnings: [] });
+    expect(run(`${low} --dry-run --quiet`)).toMatchObject({ stdout: '', warnings: [], mode: 'dry-run' });
     expect(run(`${low} --print-xml -q`).stdout).toContain('<domain type="kvm">');
   });
 
@@ -64,7 +64,11 @@ describe('runInstallFrontEnd', () => {
     expect(errorOf('--name s --memory 1024 --pxe --disk path=@DIR@/new/dir/huge.raw,size=100000000,sparse=no,format=raw --osinfo fedora40 --dry-run')).toMatch(/^There is not enough free space in .*\/new\/dir to create the disk images/);
   });
 
-  it('refuses to run the install itself', () => {
-    expect(errorOf('--name r --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora40')).toBe('running the install on the VM core is not supported yet; use --print-xml or --dry-run for now; nothing was created');
+  it('hands a real run to the caller as a plan, printing nothing', () => {
+    const out = run('--name r --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora40');
+    expect(out.mode).toBe('run');
+    expect(out.stdout).toBe('');
+    expect(out.plan?.finalPhase.name).toBe('r');
+    expect(out.plan?.dryRunPlan.media.method).toBe('import');
   });
 });
