@@ -11,12 +11,13 @@
 // memory regions and the PCI power-management capability.
 //
 // ---- Wiring (for the machine / PCI host bridge) --------------------------------------
-//   const blk = createVirtioBlk({ bus, mem, irq: ioapic.line(gsi), msi: lapics,
-//                                 device: await openImage(path, ...), serial, cache, readOnly });
-//   hostBridge.attach({ device: 3, function: 0 }, blk);   // blk is a PciFunction
-//   // the _PRT / MP table must route this slot's INTA# to `gsi` (the irq passed here)
-//   machine.onReset(() => blk.reset());                   // PCI reset: BAR unmapped, virtio reset
-//   machine.onExit(() => blk.close());                    // closes the image / network backend
+//   const addr = { device: 3, function: 0 };
+//   const blk = createVirtioBlk({ bus, mem, irq: isa.gsiLine(pciIntxGsi(addr, 1)), msi: apicBus,
+//                                 device: openImage(path, { readOnly }), serial, cache, readOnly, log });
+//   pciHost.register(addr, blk);                          // blk is a PciFunction
+//   // the DSDT's _PRT routes this slot's INTA# to the same GSI (pci/intx-routing.ts)
+//   on machine reset: blk.reset();                        // PCI reset: BAR unmapped, virtio reset
+//   on machine exit:  blk.close();                        // closes the image / network backend
 // Inside the vCPU worker, machine-factories.ts builds the same functions from plain,
 // structured-cloneable options (image path, MAC, backend kind) for MachineConfig.pciDevices.
 // The function maps its BAR itself (IoBus.registerMmio/moveMmio/unregisterMmio) when the
