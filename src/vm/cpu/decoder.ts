@@ -95,8 +95,11 @@ buildTable(OPCODES);
 
 const SEG_PREFIX: Record<number, number> = { 0x26: 0, 0x2e: 1, 0x36: 2, 0x3e: 3, 0x64: 4, 0x65: 5 };
 
-function hex(bytes: number[]): string {
-  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ');
+/** The first n bytes at lin, for messages (re-read: the decoder keeps no copy). */
+function hexAt(c: Mmu, lin: number, n: number, mode: number): string {
+  const out: string[] = [];
+  for (let k = 0; k < n; k++) out.push(c.fetch8(mode === 64 ? lin + k : (lin + k) >>> 0).toString(16).padStart(2, '0'));
+  return out.join(' ');
 }
 
 /**
@@ -106,12 +109,10 @@ function hex(bytes: number[]): string {
  */
 export function decode(c: Mmu, lin: number, mode: number): Insn {
   let n = 0;
-  const bytes: number[] = [];
   const next = (): number => {
     if (n >= 15) throw new CpuFault(Vector.GP, 0);
     const b = c.fetch8(mode === 64 ? lin + n : (lin + n) >>> 0);
     n++;
-    bytes.push(b);
     return b;
   };
   let opsize = false, adsize = false, seg = -1, rep = 0, lock = false, last = 0;
@@ -162,7 +163,7 @@ export function decode(c: Mmu, lin: number, mode: number): Insn {
   }
   const opcodeId = map === 0 ? op : map === 1 ? 0x0f00 | op : map === 2 ? 0x0f3800 | op : 0x0f3a00 | op;
   if (!entry) {
-    throw new UnimplementedError(`opcode ${hex(bytes)} not implemented`);
+    throw new UnimplementedError(`opcode ${hexAt(c, lin, n, mode)} not implemented`);
   }
   const rexW = (rex & 8) !== 0, rexR = (rex & 4) << 1, rexX = (rex & 2) << 2, rexB = (rex & 1) << 3;
   let modrm = 0;
@@ -170,11 +171,11 @@ export function decode(c: Mmu, lin: number, mode: number): Insn {
     modrm = next();
     if (entry.group) {
       const g = entry.group[(modrm >> 3) & 7];
-      if (!g) throw new UnimplementedError(`opcode ${hex(bytes)} (/${(modrm >> 3) & 7}) not implemented`);
+      if (!g) throw new UnimplementedError(`opcode ${hexAt(c, lin, n, mode)} (/${(modrm >> 3) & 7}) not implemented`);
       entry = g;
     }
   }
-  if (!entry.exec) throw new UnimplementedError(`opcode ${hex(bytes)} (${entry.mnemonic}) not implemented`);
+  if (!entry.exec) throw new UnimplementedError(`opcode ${hexAt(c, lin, n, mode)} (${entry.mnemonic}) not implemented`);
   const i = new Insn(entry.exec);
   i.opcode = opcodeId;
   i.modrm = modrm;

@@ -142,16 +142,6 @@ export class Mmu extends CpuState {
     const wp = (this.cr0 & CR0_WP) !== 0;
     let writable = true, usr = true, nx = false;
     let pte = 0, pteHi = 0, pteAddr = 0, pageSize = 4096;
-    const fault = (present: boolean, rsvd = false): CpuFault => {
-      this.cr2 = lin;
-      let ec = present ? PFEC_P : 0;
-      if (access === ACCESS_WRITE) ec |= PFEC_W;
-      if (user) ec |= PFEC_U;
-      if (rsvd) ec |= PFEC_RSVD | PFEC_P;
-      if (access === ACCESS_EXEC && nxe) ec |= PFEC_I;
-      return new CpuFault(Vector.PF, ec);
-    };
-    const touched: number[] = [];
     if ((this.cr4 & CR4_PAE) !== 0) {
       const lma = (this.efer & EFER_LMA) !== 0;
       // 48-bit unsigned view of the (canonical) linear address.
@@ -170,14 +160,14 @@ export class Mmu extends CpuState {
         pteAddr = table + levels[lvl] * 8;
         pte = this.physRead32(pteAddr) >>> 0;
         pteHi = this.physRead32(pteAddr + 4) >>> 0;
-        if ((pte & 1) === 0) throw fault(false);
+        if ((pte & 1) === 0) throw this.pageFault(lin, access, user, false, false);
         if (!lma && lvl === 1) {
           // PAE PDPTEs carry no R/W, U/S or NX bits (SDM Vol. 3A §4.4.1).
           table = (pteHi & 0xfffff) * 4294967296 + ((pte & 0xffff_f000) >>> 0);
           continue;
         }
         if ((pteHi & 0x8000_0000) !== 0) {
-          if (!nxe) throw fault(true, true);
+          if (!nxe) throw this.pageFault(lin, access, user, true, true);
           nx = true;
         }
         // Reserved bits: physical address bits 51:40 (MAXPHYADDR = 40), PS in a PML4E,
@@ -185,11 +175,11 @@ export class Mmu extends CpuState {
         const psBit = (pte & 0x80) !== 0;
         if ((pteHi & 0x000f_ff00) !== 0 || (lma && lvl === 0 && psBit)
           || (psBit && lvl === 1 && (pte & 0x3fff_e000) !== 0) || (psBit && lvl === 2 && (pte & 0x001f_e000) !== 0)) {
-          throw fault(true, true);
+          throw this.pageFault(lin, access, user, true, true);
         }
         if ((pte & 2) === 0) writable = false;
         if ((pte & 4) === 0) usr = false;
-        if ((pte & 0x20) === 0) touched.push(pteAddr);
+        if ((pte & 0x20) === 0) this.physWrite32(pteAddr, pte | 0x20);
         const ps = (pte & 0x80) !== 0;
         if (lvl === 3 || (ps && (lvl === 1 || lvl === 2))) {
           pageSize = lvl === 3 ? 4096 : lvl === 2 ? 2097152 : 1073741824;
@@ -201,10 +191,10 @@ export class Mmu extends CpuState {
       const l32 = lin >>> 0;
       pteAddr = ((this.cr3 >>> 0) & 0xffff_f000) + (l32 >>> 22) * 4;
       pte = this.physRead32(pteAddr) >>> 0;
-      if ((pte & 1) === 0) throw fault(false);
+      if ((pte & 1) === 0) throw this.pageFault(lin, access, user, false, false);
       if ((pte & 2) === 0) writable = false;
       if ((pte & 4) === 0) usr = false;
-      if ((pte & 0x20) === 0) touched.push(pteAddr);
+      if ((pte & 0x20) === 0) this.physWrite32(pteAddr, pte | 0x20);
       if ((pte & 0x80) !== 0 && (this.cr4 & CR4_PSE) !== 0) {
         pageSize = 4194304;
         // PSE-36: bits 13-16 of a 4M PDE are physical address bits 32-35.
@@ -213,17 +203,16 @@ export class Mmu extends CpuState {
       } else {
         pteAddr = (pte & 0xffff_f000) + ((l32 >>> 12) & 1023) * 4;
         pte = this.physRead32(pteAddr) >>> 0;
-        if ((pte & 1) === 0) throw fault(false);
+        if ((pte & 1) === 0) throw this.pageFault(lin, access, user, false, false);
         if ((pte & 2) === 0) writable = false;
         if ((pte & 4) === 0) usr = false;
-        if ((pte & 0x20) === 0) touched.push(pteAddr);
+        if ((pte & 0x20) === 0) this.physWrite32(pteAddr, pte | 0x20);
       }
       pteHi = pageSize === 4194304 ? pteHi : 0;
     }
-    if (user && !usr) throw fault(true);
-    if (access === ACCESS_WRITE && !writable && (user || wp)) throw fault(true);
-    if (access === ACCESS_EXEC && nx) throw fault(true);
-    for (const a of touched) this.physWrite32(a, this.physRead32(a) | 0x20);
+    if (user && !usr) throw this.pageFault(lin, access, user, true, false);
+    if (access === ACCESS_WRITE && !writable && (user || wp)) throw this.pageFault(lin, access, user, true, false);
+    if (access === ACCESS_EXEC && nx) throw this.pageFault(lin, access, user, true, false);
     if (access === ACCESS_WRITE && (pte & 0x40) === 0) {
       this.physWrite32(pteAddr, this.physRead32(pteAddr) | 0x60);
     }
@@ -233,6 +222,17 @@ export class Mmu extends CpuState {
     // Offset within the page from the 48-bit view (exact; 2^64 + lin would round).
     const u = lin < 0 ? lin + 281474976710656 : lin;
     return base + (u % pageSize);
+  }
+
+  /** #PF with CR2 and the error code (SDM Vol. 3A §4.7). */
+  private pageFault(lin: number, access: number, user: boolean, present: boolean, rsvd: boolean): CpuFault {
+    this.cr2 = lin;
+    let ec = present ? PFEC_P : 0;
+    if (access === ACCESS_WRITE) ec |= PFEC_W;
+    if (user) ec |= PFEC_U;
+    if (rsvd) ec |= PFEC_RSVD | PFEC_P;
+    if (access === ACCESS_EXEC && (this.efer & EFER_NXE) !== 0) ec |= PFEC_I;
+    return new CpuFault(Vector.PF, ec);
   }
 
   /** Translation through the TLB, filling it for RAM pages; returns the physical address. */
