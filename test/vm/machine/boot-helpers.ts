@@ -25,8 +25,10 @@ export async function bootReport(opts: { kernel: 'KERNEL_CLOUD_AMD64' | 'KERNEL_
   let text = '';
   let hostSecondsAtDate: number | undefined;
   out.on('data', (c: Buffer) => {
+    const from = Math.max(0, text.length - 64);
     text += c.toString('latin1');
-    if (hostSecondsAtDate === undefined && /== date\r?\n\d+\r?\n/.test(text)) hostSecondsAtDate = Date.now() / 1000;
+    // Only the newly arrived end is searched: the console grows to tens of KiB.
+    if (hostSecondsAtDate === undefined && /== date\r?\n\d+\r?\n/.test(text.slice(from))) hostSecondsAtDate = Date.now() / 1000;
   });
   const result = await runMachine(
     {
