@@ -7,7 +7,7 @@ import { runMachine } from '../../../src/vm/machine/run-machine.js';
 import type { MachineResult } from '../../../src/vm/machine/machine-config.js';
 
 export const MiB = 1 << 20;
-export const BOOT_TIMEOUT_MS = 10 * 60_000;
+export const BOOT_TIMEOUT_MS = 20 * 60_000;
 
 export interface BootReport {
   result: MachineResult;
