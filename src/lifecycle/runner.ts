@@ -28,6 +28,9 @@ import { ensurePrivateDir, runtimeFiles, UNIX_PATH_MAX, type RuntimeFiles } from
 /** A console client that falls this far behind is disconnected rather than slowing the guest. */
 const MAX_CLIENT_BACKLOG_BYTES = 4 * 1024 * 1024;
 
+/** How long a client may take to send its request line. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
 /** The worker script: beside this module when built; dist/ when this runs from src/ (tests). */
 function guestWorkerUrl(): URL {
   const here = new URL('./guest-worker.js', import.meta.url);
@@ -213,10 +216,13 @@ export class DomainRunner {
 
   private async serve(socket: Socket): Promise<void> {
     socket.on('error', () => socket.destroy());
+    // A peer that connects and says nothing is not kept forever.
+    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
     let req: ControlRequest;
     let rest: Buffer;
     try {
       const got = await readLine(socket);
+      socket.setTimeout(0);
       rest = got.rest;
       req = parseRequest(got.line);
     } catch (err) {
