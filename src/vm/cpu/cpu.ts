@@ -527,8 +527,6 @@ export class Cpu extends Mmu implements Vcpu {
   run(budget: number): VcpuExit {
     let left = budget;
     this.kicked = false;
-    // Devices may have written guest RAM since the last run (DMA): re-verify code pages.
-    this.deviceAccess();
     while (left > 0) {
       if (this.exitRequest) { const e = this.exitRequest; this.exitRequest = undefined; return e; }
       if (this.kicked) { this.kicked = false; return { kind: 'budget' }; }

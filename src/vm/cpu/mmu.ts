@@ -10,8 +10,8 @@
 // hole); RAM above 4 GiB and MMIO take the slow path on every access.
 // Code pages never get write-TLB entries, so every write into a page with cached decodes
 // takes the slow path, which drops the page's decodes. Writes that bypass the CPU (device
-// DMA) are caught by comparing a snapshot of the page when it is entered again after device
-// activity (an I/O or MMIO write, or a new run()).
+// DMA) are caught by comparing a snapshot of the page when it is entered again after an
+// I/O or MMIO write (a doorbell starting DMA, or the EOI of its completion interrupt).
 // Not modelled: segment limit checks outside real mode, PCID, protection keys, SMEP/SMAP,
 // memory types (PAT/MTRR only read back as written), the A20 gate (always enabled).
 
@@ -69,7 +69,7 @@ export class Mmu extends CpuState {
   codeInsns: (Insn | undefined)[] = new Array(4096);
   /** Set when an access left the CPU (MMIO/PIO): the run loop re-checks interrupts. */
   breakLoop = false;
-  /** Counts device activity (I/O accesses, run() calls): code pages are re-verified after it. */
+  /** Counts device writes (PIO/MMIO): code pages are re-verified after one. */
   ioEpoch = 0;
 
   constructor(readonly mem: GuestMemory, readonly bus: IoBus) {
