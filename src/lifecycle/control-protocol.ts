@@ -28,6 +28,9 @@ export type ControlResponse = { ok: true; status?: RunnerStatus } | { ok: false;
 
 export const MAX_LINE_BYTES = 4096;
 
+/** The one message a starting runner sends its starter over the IPC channel. */
+export type RunnerHello = { type: 'ready'; pid: number } | { type: 'error'; message: string; hint?: string };
+
 /** Parses a request from the socket; anything else is the peer's error. */
 export function parseRequest(line: string): ControlRequest {
   let v: unknown;

@@ -7,7 +7,6 @@
 // delete storage it is still using); start refuses a domain already running.
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TsvirtError } from '../lib/errors.js';
 import type { Domain } from '../domain/model.js';
@@ -15,7 +14,7 @@ import { parseDomainXml } from '../domain/xml/parse.js';
 import { DefinitionStore, notFound } from './definition-store.js';
 import { checkRunnable } from './domain-guest.js';
 import { attachConsole, type ConsoleEnd, type ConsoleStreams } from './console-attach.js';
-import type { RunnerHello } from './runner-main.js';
+import type { RunnerHello } from './control-protocol.js';
 import { requestRunner } from './runner-client.js';
 import { probeRunner } from './runner-lock.js';
 import { checkDomainName, ensurePrivateDir, runtimeFiles, type LifecyclePaths } from './state-paths.js';
@@ -133,9 +132,9 @@ export function dumpDomainXml(paths: LifecyclePaths, name: string, opts: { inact
 /** The runner script: beside this module when built; dist/ when this runs from src/ (tests). */
 function runnerScript(): string {
   const here = new URL('./runner-main.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return fileURLToPath(here);
+  if (fs.existsSync(fileURLToPath(here))) return fileURLToPath(here);
   const built = new URL('../../dist/lifecycle/runner-main.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return fileURLToPath(built);
+  if (fs.existsSync(fileURLToPath(built))) return fileURLToPath(built);
   throw new Error('the runner script is not built; run npm run build');
 }
 

@@ -4,9 +4,8 @@
 // channel that carries exactly one message back to the starter, ready or the error, and is
 // then closed.
 import { describeError, TsvirtError } from '../lib/errors.js';
+import type { RunnerHello } from './control-protocol.js';
 import { DomainRunner } from './runner.js';
-
-export type RunnerHello = { type: 'ready'; pid: number } | { type: 'error'; message: string; hint?: string };
 
 /** How long a guest gets to power off after SIGTERM before it is stopped hard. */
 const SIGTERM_GRACE_MS = Number(process.env.TSVIRT_SHUTDOWN_TIMEOUT_SECONDS ?? 60) * 1000;

@@ -10,7 +10,6 @@
 // Leaves out: pause/resume, managed save, attaching devices to a running guest.
 import fs from 'node:fs';
 import net, { type Socket } from 'node:net';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { TsvirtError } from '../lib/errors.js';
@@ -34,9 +33,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
 /** The worker script: beside this module when built; dist/ when this runs from src/ (tests). */
 function guestWorkerUrl(): URL {
   const here = new URL('./guest-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(here))) return here;
+  if (fs.existsSync(fileURLToPath(here))) return here;
   const built = new URL('../../dist/lifecycle/guest-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return built;
+  if (fs.existsSync(fileURLToPath(built))) return built;
   throw new Error(`guest worker not found at ${fileURLToPath(here)} or ${fileURLToPath(built)}; run npm run build`);
 }
 
