@@ -177,6 +177,25 @@ export async function startDomain(paths: LifecyclePaths, name: string): Promise<
   }
 }
 
+/**
+ * For `tsvirt-install --noautoconsole`: store the installed domain's definition (as
+ * virt-install defines it in libvirt) and start it in a detached runner.
+ */
+export async function defineAndStart(paths: LifecyclePaths, domain: Domain): Promise<{ pid: number }> {
+  checkRunnable(domain);
+  store(paths).save(domain);
+  return startDomain(paths, domain.name);
+}
+
+/**
+ * virt-install's --wait: -1 waits for the guest to shut down forever, 0 not at all, N up
+ * to N minutes. True when the domain is off when this returns.
+ */
+export async function waitForShutdown(paths: LifecyclePaths, name: string, waitMinutes: number): Promise<boolean> {
+  if (waitMinutes === 0) return !runtime(paths, name).probe.running;
+  return waitUntilStopped(paths, name, waitMinutes < 0 ? -1 : waitMinutes * 60_000);
+}
+
 /** `tsvirt start --autostart-all`: starts every autostart domain not already running. */
 export async function startAutostartDomains(paths: LifecyclePaths): Promise<Array<{ name: string; pid?: number; error?: unknown; alreadyRunning?: boolean }>> {
   const out: Array<{ name: string; pid?: number; error?: unknown; alreadyRunning?: boolean }> = [];

@@ -6,7 +6,8 @@ export { DefinitionStore } from './definition-store.js';
 export { checkRunnable, guestSpecFor } from './domain-guest.js';
 export {
   listDomains, domainState, defineDomain, dumpDomainXml, startDomain, startAutostartDomains, shutdownDomain,
-  rebootDomain, destroyDomain, undefineDomain, setDomainAutostart, consoleDomain, waitUntilStopped,
+  rebootDomain, destroyDomain, undefineDomain, setDomainAutostart, consoleDomain, waitUntilStopped, defineAndStart,
+  waitForShutdown,
   type DomainRow, type DomainState,
 } from './domains.js';
 export { CONSOLE_ESCAPE, type ConsoleEnd } from './console-attach.js';

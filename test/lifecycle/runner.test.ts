@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   defineDomain, destroyDomain, dumpDomainXml, listDomains, rebootDomain, setDomainAutostart, shutdownDomain,
-  startAutostartDomains, startDomain, undefineDomain, waitUntilStopped,
+  startAutostartDomains, startDomain, undefineDomain, waitUntilStopped, defineAndStart, waitForShutdown,
 } from '../../src/lifecycle/domains.js';
 import { attachConsole } from '../../src/lifecycle/console-attach.js';
 import { requestRunner } from '../../src/lifecycle/runner-client.js';
@@ -197,6 +197,18 @@ describe('domain runner', () => {
     expect(fs.existsSync(disk)).toBe(false);
     expect(fs.existsSync(iso)).toBe(true);
     expect(fs.readdirSync(box.paths.domainsDir).filter((f) => f.startsWith('b'))).toEqual([]);
+  });
+
+  it('defineAndStart + waitForShutdown (tsvirt-install --noautoconsole --wait): 0 returns at once, N waits for the power-off', async () => {
+    const { parseDomainXml } = await import('../../src/domain/xml/parse.js');
+    const { pid } = await defineAndStart(box.paths, parseDomainXml(guestXml({ name: 'w', kernel: box.kernel })));
+    started.push(pid);
+    expect(await waitForShutdown(box.paths, 'w', 0)).toBe(false);
+    await until(() => log('w').includes('guest up'), 'the banner');
+    await shutdownDomain(box.paths, 'w');
+    expect(await waitForShutdown(box.paths, 'w', 1)).toBe(true);
+    expect(await waitForShutdown(box.paths, 'w', -1)).toBe(true);
+    undefineDomain(box.paths, 'w');
   });
 
   it('a guest reboot (0xCF9 reset) restarts it in the same runner; on_reboot=destroy ends it', async () => {
