@@ -551,7 +551,23 @@ export function cvtsi2s(c: Cpu, i: Insn): void {
   else { const ea = c.ea(i); const lo = c.read32(ea); val = i.rexW ? (c.read32(ea + 4) | 0) * TWO32 + lo : lo | 0; }
   const v = views(c);
   if (i.mpfx === 0xf2) v.f64[i.reg * 2] = val;
-  else v.f32[i.reg * 4] = Math.fround(val);
+  else v.f32[i.reg * 4] = Math.abs(val) < 9007199254740992 ? Math.fround(val) : int64ToFloat32(c, i);
+}
+
+/** int64 -> float32 with one rounding (via float64 it would round twice). */
+function int64ToFloat32(c: Cpu, i: Insn): number {
+  let lo: number, hi: number;
+  if (i.rm >= 0) { lo = c.lo[i.rm] >>> 0; hi = c.hi[i.rm] >>> 0; }
+  else { const ea = c.ea(i); lo = c.read32(ea); hi = c.read32(ea + 4); }
+  let x = BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+  const neg = x < 0n;
+  if (neg) x = -x;
+  const shift = BigInt(x.toString(2).length - 24);
+  let q = x >> shift;
+  const rem = x & ((1n << shift) - 1n), half = 1n << (shift - 1n);
+  if (rem > half || (rem === half && (q & 1n) === 1n)) q += 1n;
+  const r = Number(q) * 2 ** Number(shift);
+  return neg ? -r : r;
 }
 
 /** CVTTSS2SI/CVTTSD2SI (0F 2C) and CVTSS2SI/CVTSD2SI (0F 2D) r32/64, xmm/m. */

@@ -153,10 +153,13 @@ export class CpuState {
     return (this.flags | 2) >>> 0;
   }
 
-  /** Sets explicit status flags (shifts, rotates, multiplies, BT, ...). */
+  /**
+   * Sets all six status flags at once (shifts, multiplies, COMISx, FCOMI, SAHF...): the
+   * pending lazy result is simply dropped, as every status bit is overwritten.
+   */
   setArithFlags(bits: number): void {
-    this.materializeFlags();
     this.flags = (this.flags & ~ARITH_FLAGS) | (bits & ARITH_FLAGS);
+    this.fOp = F_NONE;
   }
 
   /** Condition codes tttn (SDM Vol. 2 Appendix B.1.4.7). */
