@@ -7,6 +7,7 @@ import { processPlanEnv, runInstallFrontEnd } from '../domain/index.js';
 import { createFetcher } from '../install/fetch/index.js';
 import { checkDryRunMedia } from '../install/dry-run-media.js';
 import { runDomain } from '../install/run-domain.js';
+import { lifecyclePaths } from '../lifecycle/index.js';
 
 export default class Install extends BaseCommand {
   static override summary = 'Create a virtual machine from install media (virt-install options; see tsvirt-install --help).';
@@ -37,6 +38,7 @@ export default class Install extends BaseCommand {
         fetcher: createFetcher(),
         console: { stdin: process.stdin, stdout: process.stdout },
         signal: controller.signal,
+        lifecycle: lifecyclePaths(),
         progress: quiet ? undefined : (line) => process.stderr.write(`tsvirt-install: ${line}\n`),
       });
     } finally {

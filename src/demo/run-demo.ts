@@ -101,6 +101,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       '--location', `${server.url}/tree`,
       '--extra-args', `inst.ks=${server.url}/ks.cfg`,
       '--graphics', 'none', '--os-variant', 'linux2022',
+      '--transient', // the demo leaves no definition behind, only its disk in the cache
     ];
     step(`tsvirt-install ${argv.join(' ')}`);
     step(`kernel ${tree.kernelRelease}; tree and kickstart served at ${server.url}`);

@@ -4,15 +4,19 @@
 //  --boot kernel=  direct kernel boot of the given kernel/initrd/kernel_args
 //  --import        boot an existing installed disk (its extlinux.conf / BLS entry)
 //  --cdrom, --pxe  not supported by the VM core yet: refused before anything is created
+// The final definition is saved in the state store unless --transient (as virt-install
+// defines the domain); --noautoconsole hands the guest to a detached runner (src/
+// lifecycle) and waits as --wait says, else the guest runs on this terminal.
 import { TsvirtError } from '../lib/errors.js';
-import type { Domain, NetworkInterface } from '../domain/model.js';
+import type { Domain } from '../domain/model.js';
 import type { InstallPlan as FrontEndPlan } from '../domain/plan.js';
-import { openImage } from '../storage/open-image.js';
-import { findDiskBoot } from '../vm/boot/installed-disk.js';
+import {
+  DefinitionStore, checkRunnable, defineAndStart, guestDisks, guestNics, guestSpecFor, waitForShutdown, type LifecyclePaths,
+} from '../lifecycle/index.js';
 import { machineResultError } from '../vm/machine/machine-result.js';
 import type { ConsoleIo, MachineResult } from '../vm/machine/index.js';
 import type { Fetcher } from './fetch/index.js';
-import { runOnVmCore, type GuestDisk, type GuestNic, type GuestRunner, type GuestSpec } from './guest-machine.js';
+import { runOnVmCore, type GuestRunner, type GuestSpec } from './guest-machine.js';
 import { runInstall, type InstallDisk, type InstallOutcome } from './run-install.js';
 
 export interface RunDomainDeps {
@@ -21,68 +25,22 @@ export interface RunDomainDeps {
   signal?: AbortSignal;
   progress?: (line: string) => void;
   runGuest?: GuestRunner;
+  /** Where definitions and runners live (src/lifecycle); needed to save or detach. */
+  lifecycle?: LifecyclePaths;
 }
 
 export type RunDomainOutcome =
-  | { kind: 'install'; outcome: InstallOutcome }
-  | { kind: 'boot'; result: MachineResult };
+  | { kind: 'install'; outcome: InstallOutcome; detached?: Detached }
+  | { kind: 'boot'; result: MachineResult }
+  | { kind: 'detached'; detached: Detached };
+
+/** --noautoconsole: the guest runs on in its runner; --wait said how long we waited. */
+export interface Detached {
+  pid: number;
+  stoppedWithinWait: boolean;
+}
 
 const GIB = 1024 ** 3;
-
-function guestNics(domain: Domain): GuestNic[] {
-  return domain.devices.interfaces.map((n: NetworkInterface) => {
-    if (n.type === 'network') {
-      throw new TsvirtError(`--network network=${n.source ?? ''}: libvirt virtual networks are not supported by the VM core yet`, 'use --network user or bridge=BR');
-    }
-    return {
-      mac: n.mac,
-      model: n.model,
-      network: n.type === 'bridge' ? { type: 'bridge', bridge: n.source ?? '' } : { type: 'user' },
-    };
-  });
-}
-
-function guestDisks(domain: Domain): GuestDisk[] {
-  return domain.devices.disks.map((d) => {
-    if (!d.sourcePath) throw new TsvirtError(`--disk ${d.targetDev} has no image, which the VM core cannot attach yet`);
-    return {
-      path: d.sourcePath,
-      format: d.format,
-      readOnly: d.readonly,
-      serial: d.serial,
-      cache: d.cache === 'default' ? undefined : d.cache,
-      target: d.targetDev,
-      bus: d.bus,
-      device: d.device,
-    };
-  });
-}
-
-export function guestSpecFor(domain: Domain, boot: { kernel: string | Uint8Array; initrd?: string | Uint8Array; cmdline: string }): GuestSpec {
-  return {
-    memoryBytes: domain.currentMemoryKiB * 1024,
-    vcpus: domain.vcpusCurrent,
-    kernel: boot.kernel,
-    initrd: boot.initrd,
-    cmdline: boot.cmdline,
-    disks: guestDisks(domain),
-    nics: guestNics(domain),
-    rng: domain.devices.rng.length > 0,
-    onReboot: domain.lifecycle.onReboot === 'restart' ? 'restart' : 'destroy',
-  };
-}
-
-/** The kernel, initrd and command line an installed disk boots (pygrub-style). */
-export function bootFromDisk(domain: Domain): { kernel: Uint8Array; initrd?: Uint8Array; cmdline: string; source: string } {
-  const disk = domain.devices.disks.find((d) => d.device === 'disk' && d.sourcePath);
-  if (!disk?.sourcePath) throw new TsvirtError('there is no disk to boot from', 'add --disk PATH');
-  const dev = openImage(disk.sourcePath, { readOnly: true, format: disk.format });
-  try {
-    return findDiskBoot(dev);
-  } finally {
-    dev.close();
-  }
-}
 
 export async function runDomain(plan: FrontEndPlan, deps: RunDomainDeps): Promise<RunDomainOutcome> {
   const { specs, finalPhase: domain } = plan;
@@ -91,6 +49,8 @@ export async function runDomain(plan: FrontEndPlan, deps: RunDomainDeps): Promis
   switch (method) {
     case 'location': {
       if (!specs.location) throw new Error('location install without a location');
+      if (!specs.transient) checkRunnable(domain); // the definition saved afterwards must be runnable
+      const detach = specs.noautoconsole && !specs.noreboot;
       const toCreate = new Map(plan.dryRunPlan.disksToCreate.map((d) => [d.path, d]));
       const disks: InstallDisk[] = guestDisks(domain).map((g) => {
         const c = toCreate.get(g.path);
@@ -115,26 +75,25 @@ export async function runDomain(plan: FrontEndPlan, deps: RunDomainDeps): Promis
           location: { location: specs.location.location, kernel: specs.location.kernel, initrd: specs.location.initrd },
           extraArgs: specs.extraArgs.join(' '),
           initrdInject: specs.initrdInject,
-          noreboot: specs.noreboot,
+          noreboot: specs.noreboot || detach,
           force: specs.force,
         },
         { fetcher: deps.fetcher, console: deps.console, signal: deps.signal, progress: deps.progress, runGuest },
       );
+      if (!specs.transient && !detach) saveDefinition(domain, deps);
       if (outcome.bootResult) {
         const err = machineResultError(outcome.bootResult, { name: domain.name, waitMinutes: specs.waitMinutes });
         if (err) throw err;
       }
-      return { kind: 'install', outcome };
+      const detached = detach ? await startDetached(domain, specs.waitMinutes, deps) : undefined;
+      return { kind: 'install', outcome, detached };
     }
-    case 'boot': {
-      if (!domain.os.kernel) throw new Error('--boot without a kernel');
-      const spec = guestSpecFor(domain, { kernel: domain.os.kernel, initrd: domain.os.initrd, cmdline: domain.os.cmdline ?? '' });
-      return { kind: 'boot', result: await runChecked(runGuest, spec, domain, deps, specs.waitMinutes) };
-    }
+    case 'boot':
     case 'import': {
-      const boot = bootFromDisk(domain);
-      deps.progress?.(`booting ${boot.source}`);
-      const spec = guestSpecFor(domain, boot);
+      const spec = guestSpecFor(domain);
+      if (specs.noautoconsole) return { kind: 'detached', detached: await startDetached(domain, specs.waitMinutes, deps) };
+      if (!specs.transient) saveDefinition(domain, deps);
+      deps.progress?.(`booting ${spec.bootSource}`);
       return { kind: 'boot', result: await runChecked(runGuest, spec, domain, deps, specs.waitMinutes) };
     }
     case 'cdrom':
@@ -142,6 +101,28 @@ export async function runDomain(plan: FrontEndPlan, deps: RunDomainDeps): Promis
     case 'pxe':
       throw new TsvirtError('--pxe installs are not supported by the VM core yet', 'use --location');
   }
+}
+
+function lifecyclePathsOf(deps: RunDomainDeps): LifecyclePaths {
+  if (!deps.lifecycle) throw new Error('saving or detaching a domain needs lifecycle paths');
+  return deps.lifecycle;
+}
+
+/** The final definition goes to the state store (virt-install defines the domain). */
+function saveDefinition(domain: Domain, deps: RunDomainDeps): void {
+  const { path } = new DefinitionStore(lifecyclePathsOf(deps).domainsDir).save(domain);
+  deps.progress?.(`domain ${domain.name} defined (${path})`);
+}
+
+/** --noautoconsole: start the guest in its own runner and wait as --wait says (default: not at all). */
+async function startDetached(domain: Domain, waitMinutes: number | undefined, deps: RunDomainDeps): Promise<Detached> {
+  const paths = lifecyclePathsOf(deps);
+  const { pid } = await defineAndStart(paths, domain);
+  deps.progress?.(`domain ${domain.name} started in runner ${pid}; 'tsvirt console ${domain.name}' attaches`);
+  const wait = waitMinutes ?? 0;
+  const stoppedWithinWait = await waitForShutdown(paths, domain.name, wait);
+  if (wait !== 0 && !stoppedWithinWait) deps.progress?.(`domain ${domain.name} is still running after ${wait} minute(s) (--wait); leaving it running`);
+  return { pid, stoppedWithinWait };
 }
 
 async function runChecked(runGuest: GuestRunner, spec: GuestSpec, domain: Domain, deps: RunDomainDeps, waitMinutes?: number): Promise<MachineResult> {

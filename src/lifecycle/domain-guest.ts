@@ -16,7 +16,7 @@ function refuse(domain: Domain, what: string, hint: string): never {
   throw new TsvirtError(`domain '${domain.name}': ${what} is not supported by the tsvirt VM core`, hint);
 }
 
-function guestDisks(domain: Domain): GuestDisk[] {
+export function guestDisks(domain: Domain): GuestDisk[] {
   return domain.devices.disks.map((d) => {
     if (d.sourcePath === undefined) refuse(domain, `an empty ${d.device} drive (${d.targetDev})`, 'remove the drive from the definition');
     return {
@@ -32,7 +32,7 @@ function guestDisks(domain: Domain): GuestDisk[] {
   });
 }
 
-function guestNics(domain: Domain): GuestNic[] {
+export function guestNics(domain: Domain): GuestNic[] {
   return domain.devices.interfaces.map((n) => {
     if (n.type === 'network') refuse(domain, `<interface type="network"> (libvirt network '${n.source ?? ''}')`, 'use <interface type="user"> or type="bridge"');
     return {

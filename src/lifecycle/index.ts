@@ -3,7 +3,7 @@
 // is the process these verbs talk to.
 export { lifecyclePaths, runtimeFiles, type LifecyclePaths } from './state-paths.js';
 export { DefinitionStore } from './definition-store.js';
-export { checkRunnable, guestSpecFor } from './domain-guest.js';
+export { checkRunnable, guestDisks, guestNics, guestSpecFor } from './domain-guest.js';
 export {
   listDomains, domainState, defineDomain, dumpDomainXml, startDomain, startAutostartDomains, shutdownDomain,
   rebootDomain, destroyDomain, undefineDomain, setDomainAutostart, consoleDomain, waitUntilStopped, defineAndStart,
