@@ -202,10 +202,13 @@ export async function runInstall(job: InstallJob, deps: InstallDeps): Promise<In
     for (const c of provisioned.created) progress(`created disk ${c}`);
     const installResult = await timed('install', async () => {
       writePartitionTables(job, prepared.plan);
-      const initrd = await injectFiles(
-        prepared.tree.initrd,
-        prepared.installerFiles.filter((e) => e.type === 'file').map((e) => ({ name: e.path, data: e.data!, mode: e.mode })),
-      );
+      // The user's --initrd-inject files go in as they are (virt-install's behaviour); a
+      // user's own ks.cfg takes the place of the normalized copy tsvirt adds.
+      const userNames = new Set(job.initrdInject.map((p) => basename(p)));
+      const initrd = await injectFiles(prepared.tree.initrd, [
+        ...job.initrdInject,
+        ...prepared.installerFiles.filter((e) => e.type === 'file' && !userNames.has(e.path)).map((e) => ({ name: e.path, data: e.data!, mode: e.mode })),
+      ]);
       const initrdPath = join(work, 'initrd.img');
       writeFileSync(initrdPath, initrd);
       const payload = join(work, 'payload.img');

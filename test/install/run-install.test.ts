@@ -128,12 +128,13 @@ describe('kickstart install, then boot from disk (reference VM)', () => {
   });
 
   describe('fails cleanly, leaving nothing behind', () => {
-    async function failure(name: string, ks: string, over: Partial<InstallJob> = {}, abortOn?: RegExp): Promise<string> {
+    async function failure(name: string, ks: string, over: Partial<InstallJob> = {}, abortOn?: RegExp, output: string[] = []): Promise<string> {
       writeFileSync(join(www, `${name}.cfg`), ks);
       const controller = new AbortController();
       let seen = '';
       const stdout = new Writable({
         write(chunk: Buffer, _e, cb) {
+          output.push(chunk.toString('latin1'));
           seen = (seen + chunk.toString('latin1')).slice(-1000);
           if (abortOn?.test(seen)) controller.abort();
           cb();
@@ -165,6 +166,16 @@ describe('kickstart install, then boot from disk (reference VM)', () => {
     });
     it('a failed %post --erroronfail, with its output shown', async () => {
       expect(await failure('badpost', kickstart({ post: 'echo about-to-fail; exit 3' }))).toMatch(/the install failed: %post script 1 failed with exit code 3 \(--erroronfail\)/);
+    });
+    it('a failed %post that finds the --initrd-inject file in the installer', async () => {
+      // The injected file is in the installer's root; a %post --nochroot proves it by
+      // failing with its content.
+      const extra = join(work, 'extra.txt');
+      writeFileSync(extra, 'injected-by-test\n');
+      const ks = kickstart({ post: 'cat /extra.txt; exit 4' }).replace('%post --erroronfail', '%post --erroronfail --nochroot');
+      const seen: string[] = [];
+      expect(await failure('inject', ks, { initrdInject: [extra] }, undefined, seen)).toMatch(/%post script 1 failed with exit code 4/);
+      expect(seen.join('')).toMatch(/\| injected-by-test/);
     });
     it('an interrupt during the install', async () => {
       expect(await failure('ctrlc', kickstart(), {}, /tsvirt-installer: plan loaded/)).toMatch(/interrupted/);
