@@ -19,9 +19,18 @@ const TWO32 = 4294967296;
 const scratch = new DataView(new ArrayBuffer(8));
 
 function readReal(c: Cpu, ea: number, bytes: number): number {
-  if (bytes === 4) { scratch.setUint32(0, c.read32(ea), true); return scratch.getFloat32(0, true); }
+  // A signalling NaN is loaded as the quiet NaN (masked #IA, SDM Vol. 1 §8.5.1.2).
+  if (bytes === 4) {
+    let w = c.read32(ea);
+    if ((w & 0x7f80_0000) === 0x7f80_0000 && (w & 0x7f_ffff) !== 0) w |= 0x40_0000;
+    scratch.setUint32(0, w, true);
+    return scratch.getFloat32(0, true);
+  }
   if (bytes === 8) {
-    scratch.setUint32(0, c.read32(ea), true); scratch.setUint32(4, c.read32(ea + 4), true);
+    let hi = c.read32(ea + 4);
+    const lo = c.read32(ea);
+    if ((hi & 0x7ff0_0000) === 0x7ff0_0000 && ((hi & 0xf_ffff) !== 0 || lo !== 0)) hi |= 0x8_0000;
+    scratch.setUint32(0, lo, true); scratch.setUint32(4, hi, true);
     return scratch.getFloat64(0, true);
   }
   const b = new Uint8Array(10);
@@ -156,7 +165,7 @@ function d9Register(c: Cpu, f: X87, reg: number, sti: number): void {
     case 0xd9e4: compare(f, st0, 0); return;
     case 0xd9e5: { // FXAM
       f.sw &= ~(FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3);
-      if (Object.is(st0, -0) || st0 < 0) f.sw |= FSW_C1;
+      if (f.signBit(0)) f.sw |= FSW_C1;
       if (f.empty[f.top]) f.sw |= FSW_C3 | FSW_C0;
       else if (Number.isNaN(st0)) f.sw |= FSW_C0;
       else if (!Number.isFinite(st0)) f.sw |= FSW_C2 | FSW_C0;
@@ -172,10 +181,12 @@ function d9Register(c: Cpu, f: X87, reg: number, sti: number): void {
       const e = st0 === 0 ? -Infinity : Math.floor(Math.log2(Math.abs(st0)));
       f.set(0, e); f.push(st0 / Math.pow(2, e)); return;
     }
-    case 0xd9f5: case 0xd9f8: { // FPREM1 / FPREM
+    case 0xd9f5: case 0xd9f8: { // FPREM1 / FPREM: the remainder is exact (IEEE fmod)
       const d = f.get(1);
-      const q = m === 0xd9f8 ? Math.trunc(st0 / d) : Math.round(st0 / d);
-      f.set(0, st0 - q * d);
+      let r = st0 % d;
+      if (m === 0xd9f5 && Math.abs(r) * 2 > Math.abs(d)) r -= Math.sign(r) * Math.abs(d);
+      const q = Math.trunc((st0 - r) / d);
+      f.set(0, r);
       f.sw &= ~(FSW_C0 | FSW_C1 | FSW_C2 | FSW_C3);
       if (q & 1) f.sw |= FSW_C1; if (q & 2) f.sw |= FSW_C3; if (q & 4) f.sw |= FSW_C0;
       return;

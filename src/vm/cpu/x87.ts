@@ -62,6 +62,13 @@ export class X87 {
     for (let r = 0; r < 8; r++) this.empty[r] = ((t >> (2 * r)) & 3) === 3 ? 1 : 0;
   }
 
+  private readonly bits = new Uint32Array(this.st.buffer);
+
+  /** The sign bit of ST(i) as stored (also for NaNs and -0). */
+  signBit(i: number): boolean {
+    return (this.bits[2 * ((this.top + i) & 7) + 1] & 0x8000_0000) !== 0;
+  }
+
   /** ST(i) value. */
   get(i: number): number {
     const r = (this.top + i) & 7;
