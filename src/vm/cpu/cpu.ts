@@ -21,7 +21,7 @@ import {
   FAST_ADD32, FAST_ALU64, FAST_AND32, FAST_CALL64, FAST_CMP32, FAST_DEC32, FAST_DEC64, FAST_INC32, FAST_INC64,
   FAST_JCC32, FAST_JCC64, FAST_JMP32, FAST_JMP64, FAST_LOAD32, FAST_LOAD64, FAST_MOV_RI32, FAST_MOV_RI64,
   FAST_MOV_RR32, FAST_MOV_RR64, FAST_NONE, FAST_NOP, FAST_OR32, FAST_POP64, FAST_PUSH64, FAST_RET64, FAST_STORE32,
-  FAST_STORE64, FAST_SUB32, FAST_TEST32, FAST_TEST64, FAST_XOR32,
+  FAST_STORE64, FAST_SUB32, FAST_TEST32, FAST_TEST64, FAST_XOR32, FAST_LEA64, FAST_MOVZX8, EA_BASE_DISP64,
 } from './fast-path.js';
 import { BASE_RIP, type Insn } from './insn.js';
 import { Mmu } from './mmu.js';
@@ -637,10 +637,34 @@ export class Cpu extends Mmu implements Vcpu {
           case FAST_MOV_RR64: lo[d.fd] = lo[d.fs]; hi[d.fd] = hi[d.fs]; break;
           case FAST_MOV_RI32: lo[d.fd] = d.imm; hi[d.fd] = 0; break;
           case FAST_MOV_RI64: lo[d.fd] = d.imm; hi[d.fd] = d.imm2; break;
-          case FAST_LOAD32: lo[d.fd] = this.read32(this.ea(d)); hi[d.fd] = 0; break;
-          case FAST_LOAD64: lo[d.fd] = this.read64(this.ea(d)); hi[d.fd] = this.th; break;
-          case FAST_STORE32: this.write32(this.ea(d), lo[d.fd]); break;
-          case FAST_STORE64: this.write64(this.ea(d), lo[d.fd], hi[d.fd]); break;
+          case FAST_LOAD32: {
+            const ea = d.eaFast === EA_BASE_DISP64 ? hi[d.base] * TWO32 + (lo[d.base] >>> 0) + d.disp : this.ea(d);
+            lo[d.fd] = this.read32(ea); hi[d.fd] = 0;
+            break;
+          }
+          case FAST_LOAD64: {
+            const ea = d.eaFast === EA_BASE_DISP64 ? hi[d.base] * TWO32 + (lo[d.base] >>> 0) + d.disp : this.ea(d);
+            lo[d.fd] = this.read64(ea); hi[d.fd] = this.th;
+            break;
+          }
+          case FAST_STORE32: {
+            const ea = d.eaFast === EA_BASE_DISP64 ? hi[d.base] * TWO32 + (lo[d.base] >>> 0) + d.disp : this.ea(d);
+            this.write32(ea, lo[d.fd]);
+            break;
+          }
+          case FAST_STORE64: {
+            const ea = d.eaFast === EA_BASE_DISP64 ? hi[d.base] * TWO32 + (lo[d.base] >>> 0) + d.disp : this.ea(d);
+            this.write64(ea, lo[d.fd], hi[d.fd]);
+            break;
+          }
+          case FAST_LEA64: {
+            // Exact 64-bit base + disp on halves (LEA is integer arithmetic).
+            const l = (lo[d.base] >>> 0) + d.disp;
+            const carry = l >= TWO32 ? 1 : l < 0 ? -1 : 0;
+            lo[d.fd] = l; hi[d.fd] = hi[d.base] + carry;
+            break;
+          }
+          case FAST_MOVZX8: lo[d.fd] = this.read8(this.ea(d)); hi[d.fd] = 0; break;
           case FAST_ADD32: {
             const a = lo[d.fd] >>> 0, b = d.fs < 0 ? d.imm >>> 0 : lo[d.fs] >>> 0;
             const r = (a + b) >>> 0;

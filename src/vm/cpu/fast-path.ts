@@ -37,12 +37,18 @@ export const FAST_RET64 = 27;
 export const FAST_TEST64 = 28;
 export const FAST_INC64 = 29;
 export const FAST_DEC64 = 30;
+export const FAST_LEA64 = 31; // lea r64, [base + disp]
+export const FAST_MOVZX8 = 32; // movzx r32, byte ptr [mem]
+
+/** eaFast: the memory operand is [base64 + disp] with no index, RIP or FS/GS base. */
+export const EA_BASE_DISP64 = 1;
 
 const ALU32 = [FAST_ADD32, FAST_OR32, 0, 0, FAST_AND32, FAST_SUB32, FAST_XOR32, FAST_CMP32];
 
 /** Picks the fast-path form of a decoded instruction (sets fd/fs), or FAST_NONE. */
 export function selectFast(i: Insn): number {
   const op = i.opcode, s = i.osize, reg = i.rm >= 0;
+  if (!reg && i.asize === 8 && i.index < 0 && i.base >= 0 && i.base < 16 && i.seg < 4) i.eaFast = EA_BASE_DISP64;
   if (i.lock || i.rep !== 0 && op !== 0x90) return FAST_NONE;
   switch (op) {
     case 0x89: case 0x8b:
@@ -65,6 +71,12 @@ export function selectFast(i: Insn): number {
       i.fd = i.rm; i.fs = i.reg;
       return s === 4 ? FAST_TEST32 : s === 8 ? FAST_TEST64 : FAST_NONE;
     case 0x0f1f: case 0x0f1e: return FAST_NOP;
+    case 0x8d:
+      if (s === 8 && i.eaFast === EA_BASE_DISP64) { i.fd = i.reg; return FAST_LEA64; }
+      return FAST_NONE;
+    case 0x0fb6:
+      if (s === 4 && !reg) { i.fd = i.reg; return FAST_MOVZX8; }
+      return FAST_NONE;
     default: break;
   }
   if (op >= 0xb8 && op <= 0xbf && (s === 4 || s === 8)) {

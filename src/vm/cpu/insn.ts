@@ -52,6 +52,8 @@ export class Insn {
   /** Destination and source registers of a fast-path form. */
   fd = 0;
   fs = 0;
+  /** Shape of the memory operand for the run loop's inline address computation (fast-path.ts). */
+  eaFast = 0;
 
   constructor(exec: Handler) {
     this.exec = exec;
