@@ -115,8 +115,16 @@ export function movx(c: Cpu, i: Insn): void {
   else c.writeReg(i.osize, i.reg, i.osize === 4 ? v >>> 0 : v & 0xffff);
 }
 
-/** MOVSXD Gv,Ed (63 in 64-bit mode). */
+/** MOVSXD Gv,Ed (63 in 64-bit mode); ARPL Ew,Gw outside it. */
 export function movsxd(c: Cpu, i: Insn): void {
+  if (c.codeMode !== 64) {
+    // ARPL (SDM Vol. 2 ARPL): raise the destination selector's RPL to the source's.
+    if ((c.cr0 & 1) === 0) throw new CpuFault(Vector.UD);
+    const dst = c.rdEs(i, 2), src = c.lo[i.reg] & 3;
+    c.materializeFlags();
+    if ((dst & 3) < src) { c.wrEs(i, 2, (dst & ~3) | src); c.flags |= ZF; } else c.flags &= ~ZF;
+    return;
+  }
   const v = i.rm >= 0 ? c.lo[i.rm] : c.read32(c.ea(i)) | 0;
   if (i.osize === 8) c.writeReg(8, i.reg, v >>> 0, v >> 31);
   else c.writeReg(i.osize, i.reg, i.osize === 4 ? v >>> 0 : v & 0xffff);

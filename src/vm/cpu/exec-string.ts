@@ -94,7 +94,8 @@ function fastMovs(c: Cpu, i: Insn): boolean {
     if (sp < 0 || dp < 0) return slowOne(c, i);
     const bytes = n * s;
     if (dp > sp && dp < sp + bytes) {
-      // Overlap with the destination ahead: byte-by-byte forward semantics.
+      // Overlap with the destination ahead: element-by-element forward semantics.
+      if (s !== 1) return slowOne(c, i);
       for (let k = 0; k < bytes; k++) c.ram[dp + k] = c.ram[sp + k];
     } else c.ram.copyWithin(dp, sp, sp + bytes);
     c.noteRamWrite(dp, bytes);

@@ -345,6 +345,11 @@ export function wbinvd(c: Cpu, _i: Insn): void {
   requireCpl0(c);
 }
 
+/** FWAIT (9B): #NM when CR0.TS and CR0.MP are both set (SDM Vol. 3A §2.5 Table 2-2). */
+export function fwait(c: Cpu, _i: Insn): void {
+  if ((c.cr0 & (CR0_TS | 2)) === (CR0_TS | 2)) throw new CpuFault(Vector.NM);
+}
+
 /** UD2 (0F 0B) and the reserved opcodes that must raise #UD. */
 export function ud(_c: Cpu, _i: Insn): void {
   throw new CpuFault(Vector.UD);

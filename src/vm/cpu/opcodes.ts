@@ -20,7 +20,7 @@ import {
 } from './exec-control.js';
 import { cmps, ins, lods, movs, outs, scas, stos } from './exec-string.js';
 import {
-  cli, clts, cpuidInsn, group7Reg, hlt, inPort, invlpg, larLsl, ldt, lmsw, loadSystemSelector, movDr, movFromCr,
+  cli, clts, cpuidInsn, fwait, group7Reg, hlt, inPort, invlpg, larLsl, ldt, lmsw, loadSystemSelector, movDr, movFromCr,
   movToCr, outPort, rdmsr, rdpmc, rdtsc, sdt, smsw, sti, storeSystemSelector, ud, verrVerw, wbinvd, wrmsr,
 } from './exec-system.js';
 import { SIMD_OPCODES } from './sse-opcodes.js';
@@ -122,7 +122,7 @@ function one(): OpcodeSpec[] {
   t.push({ opcode: 0x98, mnemonic: 'cbw', operands: '', exec: cbw });
   t.push({ opcode: 0x99, mnemonic: 'cwd', operands: '', exec: cwd });
   t.push({ opcode: 0x9a, mnemonic: 'call far', operands: 'Ap', exec: callFar });
-  t.push({ opcode: 0x9b, mnemonic: 'fwait', operands: '', exec: nop });
+  t.push({ opcode: 0x9b, mnemonic: 'fwait', operands: '', exec: fwait });
   t.push({ opcode: 0x9c, mnemonic: 'pushf', operands: '', exec: pushf, d64: true });
   t.push({ opcode: 0x9d, mnemonic: 'popf', operands: '', exec: popf, d64: true });
   t.push({ opcode: 0x9e, mnemonic: 'sahf', operands: '', exec: sahf });
