@@ -6,6 +6,7 @@
 const BCD = 'BCD adjust opcodes (27 2F 37 3F D4 D5) not implemented yet: invalid in 64-bit mode, only 32-bit code can use them';
 const MXCSR_CONTROL = 'MXCSR rounding control, FTZ and DAZ not implemented yet: SSE arithmetic always rounds to nearest, keeps denormals';
 const MXCSR_FLAGS = 'MXCSR exception status flags (IE DE ZE OE UE PE) not implemented yet: never set';
+const X87_FLOAT64 = 'x87 arithmetic is computed in float64, not 80-bit extended precision yet: results that need the 64-bit mantissa (double rounding to float32, precision control, large FPREM quotients, some rounding modes) can differ in the last bit';
 
 export const KNOWN_GAPS: Readonly<Record<string, string>> = {
   '[32-bit] daa': BCD,
@@ -24,5 +25,11 @@ export const KNOWN_GAPS: Readonly<Record<string, string>> = {
   'ldmxcsr/stmxcsr with cvtsd2si/cvtsd2ss/sqrtsd (status flags)': MXCSR_FLAGS,
   'ldmxcsr/stmxcsr with addps/mulps/cvtps2dq (status flags)': MXCSR_FLAGS,
   'ldmxcsr/stmxcsr with ucomisd/comisd (status flags)': MXCSR_FLAGS,
+  'fldcw; fistp m64; frndint (all rounding modes)': X87_FLOAT64,
+  'fadd/fsub/fsubr m64 (PC=double)': X87_FLOAT64,
+  'faddp/fsubp/fmulp/fdivp st(1) (PC=double)': X87_FLOAT64,
+  'fprem loop (fmod)': X87_FLOAT64,
+  'fild m64; fstp m32 (double-rounding trap)': X87_FLOAT64,
+  'fld m80; fstp m32 (double-rounding trap)': X87_FLOAT64,
   'maskmovdqu target': 'MASKMOVDQU (66 0F F7) not implemented yet: byte-masked non-temporal store, rare in user code',
 };
