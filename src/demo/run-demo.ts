@@ -2,7 +2,7 @@
 //  1. fetch Debian's generic amd64 kernel (with its modules) and busybox-static
 //     (scripts/debian-packages.sh: apt-get download + dpkg-deb, cached)
 //  2. build a busybox root file system tarball and a tsvirt install tree
-//  3. serve the tree, the rootfs and templates/kickstart/demo.ks on 127.0.0.1
+//  3. serve the tree, the rootfs and templates/kickstart/demo.ks.in on 127.0.0.1
 //  4. tsvirt-install --location ... --extra-args inst.ks=... into a qcow2, then boot the
 //     installed system from its disk to the login prompt
 // On a terminal the login prompt is yours (root / tsvirt; Ctrl-] stops the guest).
@@ -23,7 +23,7 @@ import { writeBusyboxRootfs } from './busybox-rootfs.js';
 import { serveDirectory } from './static-server.js';
 
 const PACKAGES_SCRIPT = fileURLToPath(new URL('../../scripts/debian-packages.sh', import.meta.url));
-const KICKSTART = fileURLToPath(new URL('../../templates/kickstart/demo.ks', import.meta.url));
+const KICKSTART = fileURLToPath(new URL('../../templates/kickstart/demo.ks.in', import.meta.url));
 
 export interface DemoOptions {
   cacheDir?: string;

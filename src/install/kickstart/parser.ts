@@ -186,8 +186,10 @@ class KickstartParser {
     try {
       text = await readKickstartText(target, this.fetcher);
     } catch (err) {
-      if (err instanceof FetchNotFoundError && /^\/(tmp|run)\//.test(target)) {
-        // Files under /tmp are usually written by %pre inside the installer.
+      if (err instanceof FetchNotFoundError && /^\/(tmp|run)\//.test(args[0])) {
+        // Files the kickstart names under /tmp or /run are usually written by %pre inside
+        // the installer. The path as written decides, not where a relative path resolves
+        // to on this host (a checkout under /tmp is not the installer's /tmp).
         this.warn(at, `${kind} file ${target} cannot be checked before the install (written by %pre?)`);
         return;
       }
