@@ -3,7 +3,6 @@
 // i8259s at the same addresses) must print the same console output and status.
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { KvmVm } from '../../../src/vm/accel/kvm/kvm-vm.js';
 import { ManualClock } from '../../../src/vm/clock.js';
 import { Cpu } from '../../../src/vm/cpu/index.js';
 import { ApicBus } from '../../../src/vm/devices/apic-bus.js';
@@ -12,22 +11,10 @@ import { Ioapic } from '../../../src/vm/devices/ioapic.js';
 import { Lapic } from '../../../src/vm/devices/lapic.js';
 import { BufferGuestMemory } from '../../../src/vm/memory.js';
 import { IRQ_GSI, longModeProgram, prepare, protectedModeProgram, realModeProgram } from './support/guest-programs.js';
-import { programBus, runProgram, type ProgramRun } from './support/harness.js';
+import { programBus, runOnKvm, runProgram, type ProgramRun } from './support/harness.js';
 
 const MEMORY = 32 << 20;
 
-function onKvm(mode: 16 | 32 | 64, program: Uint8Array): ProgramRun {
-  const vm = KvmVm.create({ memoryBytes: MEMORY });
-  try {
-    let vcpu: ReturnType<KvmVm['createVcpu']> | undefined;
-    const { bus, result } = programBus(() => vcpu!, vm.irqLine(IRQ_GSI));
-    vcpu = vm.createVcpu(0, bus);
-    vcpu.setRegisters(prepare(vm.memory, mode, program));
-    return runProgram(vcpu, result);
-  } finally {
-    vm.close();
-  }
-}
 
 function onSoftwareCpu(mode: 16 | 32 | 64, program: Uint8Array): ProgramRun {
   const mem = BufferGuestMemory.allocate(MEMORY);
@@ -56,7 +43,7 @@ describe.runIf(existsSync('/dev/kvm'))('KVM and the software CPU run the same pr
     ['64-bit long mode with an IOAPIC interrupt and MMIO', 64, longModeProgram],
   ] as const)('%s', (_name, mode, build) => {
     const program = build();
-    const kvm = onKvm(mode, program);
+    const kvm = runOnKvm(mode, program, MEMORY);
     const ts = onSoftwareCpu(mode, program);
     expect(kvm.status).toBe(0);
     expect(kvm.console.length).toBeGreaterThan(10);

@@ -4,24 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { describeError } from '../../../../src/lib/errors.js';
 import { KvmVm, type KvmVmOptions } from '../../../../src/vm/accel/kvm/kvm-vm.js';
-import { IRQ_GSI, longModeProgram, prepare, protectedModeProgram, realModeProgram } from '../support/guest-programs.js';
-import { programBus, runProgram } from '../support/harness.js';
+import { longModeProgram, prepare, protectedModeProgram, realModeProgram } from '../support/guest-programs.js';
+import { programBus, runOnKvm } from '../support/harness.js';
 
 // This workplace's /dev/kvm emulates guests in software: fine for these small programs.
 const haveKvm = existsSync('/dev/kvm');
 
-function runOnKvm(mode: 16 | 32 | 64, program: Uint8Array) {
-  const vm = KvmVm.create({ memoryBytes: 32 << 20 });
-  try {
-    let vcpu: ReturnType<KvmVm['createVcpu']> | undefined;
-    const { bus, result } = programBus(() => vcpu!, vm.irqLine(IRQ_GSI));
-    vcpu = vm.createVcpu(0, bus);
-    vcpu.setRegisters(prepare(vm.memory, mode, program));
-    return runProgram(vcpu, result);
-  } finally {
-    vm.close();
-  }
-}
 
 describe.runIf(haveKvm)('KVM backend', () => {
   it('runs a real-mode program through port I/O exits', () => {

@@ -1,9 +1,10 @@
 // The devices a guest program talks to (console, done, IRQ request, one MMIO register),
 // wired on a real IoBus, and a loop that runs a Vcpu until the program reports done.
+import { KvmVm } from '../../../../src/vm/accel/kvm/kvm-vm.js';
 import { IoBus } from '../../../../src/vm/bus.js';
 import { pulse, type IrqLine } from '../../../../src/vm/irq.js';
 import type { Vcpu } from '../../../../src/vm/vcpu.js';
-import { CONSOLE_PORT, DONE_PORT, IRQ_REQUEST_PORT, MMIO_TEST_BASE } from './guest-programs.js';
+import { CONSOLE_PORT, DONE_PORT, IRQ_GSI, IRQ_REQUEST_PORT, MMIO_TEST_BASE, prepare } from './guest-programs.js';
 
 export interface ProgramRun {
   console: string;
@@ -46,4 +47,18 @@ export function runProgram(vcpu: Vcpu, result: ProgramRun, maxSlices = 10_000): 
     if (exit.kind !== 'hlt') break;
   }
   return result;
+}
+
+/** Runs a guest program on a KVM VM with the in-kernel irqchip (GSI IRQ_GSI wired to the program's request port). */
+export function runOnKvm(mode: 16 | 32 | 64, program: Uint8Array, memoryBytes = 32 << 20): ProgramRun {
+  const vm = KvmVm.create({ memoryBytes });
+  try {
+    let vcpu: ReturnType<KvmVm['createVcpu']> | undefined;
+    const { bus, result } = programBus(() => vcpu!, vm.irqLine(IRQ_GSI));
+    vcpu = vm.createVcpu(0, bus);
+    vcpu.setRegisters(prepare(vm.memory, mode, program));
+    return runProgram(vcpu, result);
+  } finally {
+    vm.close();
+  }
 }
