@@ -6,13 +6,13 @@
 // an image qemu-img check accepts, and `tsvirt undefine --remove-all-storage` leaves
 // nothing behind. Skipped while the software CPU cannot boot the kernel (kernel-boots.ts
 // measures that for real and says why).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixture } from '../support/fixtures.js';
 import { ACPI_POWEROFF, buildAcpidInitramfs, SHELL_READY } from './acpid-initramfs.js';
-import { makeSandbox, qcow2, until } from './helpers.js';
+import { makeSandbox, qcow2, tsvirtCli, until } from './helpers.js';
 import { probeKernelBoots } from './kernel-boots.js';
 
 const probe = await probeKernelBoots();
@@ -36,22 +36,7 @@ describe.skipIf(!probe.boots)(`a Debian kernel under the runner (${probe.why})`,
     box.cleanup();
   });
 
-  function tsvirt(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(bin, args, { cwd: box.dir, env: box.env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-    });
-  }
-  async function ok(...args: string[]): Promise<string> {
-    const r = await tsvirt(...args);
-    expect(r.status, `tsvirt ${args.join(' ')}: ${r.stderr}`).toBe(0);
-    return r.stdout;
-  }
+  const { run: tsvirt, ok } = tsvirtCli(box);
   const state = async () => /^ deb\s+(running|shut off)/m.exec(await ok('list', '--all'))?.[1];
 
   it('define + start: list shows it running; the console log shows the shell', { timeout: BOOT_MS }, async () => {

@@ -3,12 +3,12 @@
 // real guest of test/lifecycle/helpers.ts: virsh-style messages, one ERROR line for each
 // of the user's mistakes, and the console on a real terminal (tmux): raw mode, Ctrl-]
 // detaching without stopping the guest, a runner that outlives the terminal it started in.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { probeRunner } from '../../../src/lifecycle/runner-lock.js';
-import { guestXml, makeSandbox, qcow2, until } from '../../lifecycle/helpers.js';
+import { guestXml, makeSandbox, qcow2, tsvirtCli, until } from '../../lifecycle/helpers.js';
 
 const bin = fileURLToPath(new URL('../../../bin/tsvirt', import.meta.url));
 const box = makeSandbox('tsvirt-cli-');
@@ -24,23 +24,7 @@ afterAll(async () => {
   box.cleanup();
 });
 
-function tsvirt(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { cwd: box.dir, env: box.env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await tsvirt(...args);
-  expect(r.status, `tsvirt ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r.stdout;
-}
+const { run: tsvirt, ok } = tsvirtCli(box);
 
 async function waitForPane(re: RegExp, target = session): Promise<string> {
   return until(() => (re.test(pane(target)) ? pane(target) : ''), `${re} on the terminal`, 60_000).catch((err: Error) => {
