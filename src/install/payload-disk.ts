@@ -35,6 +35,9 @@ export async function writePayloadDisk(path: string, contents: PayloadContents):
     await done;
   } catch (err) {
     pack.destroy();
+    // Let the write stream finish (it may still be opening the file) before removing
+    // it; the pipeline's own "premature close" is the expected outcome here.
+    await done.catch(() => undefined);
     rmSync(path, { force: true });
     throw err;
   }
