@@ -95,7 +95,10 @@ describe('tsvirt lifecycle verbs', () => {
     fs.writeFileSync(box.file('vm2.xml'), guestXml({ name: 'vm2', kernel: box.kernel, disk: box.file('vm2.qcow2') }));
     await ok('define', 'vm2.xml');
     tmux('send-keys', '-t', session, `clear; ${bin} start vm2 --console`, 'Enter');
-    await waitForPane(/Domain 'vm2' started[\s\S]*guest up/);
+    // The guest may print before the console connects (then only the log has it): wait
+    // for both, not for the guest's line on the pane.
+    await waitForPane(/Domain 'vm2' started[\s\S]*Connected to domain 'vm2'/);
+    await until(() => fs.readFileSync(`${box.paths.stateDir}/vm2.log`, 'latin1').includes('guest up'), 'vm2 to come up');
     tmux('kill-session', '-t', session); // the terminal goes away with the console attached
     const rows = await ok('list');
     expect(rows).toMatch(/^ vm2\s+running/m);
