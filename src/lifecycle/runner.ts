@@ -20,7 +20,7 @@ import { machineConfigFor } from '../install/guest-machine.js';
 import type { MachineResult } from '../vm/machine/machine-config.js';
 import { parseRequest, readLine, type ControlRequest, type ControlResponse, type RunnerStatus } from './control-protocol.js';
 import { guestSpecFor } from './domain-guest.js';
-import type { FromGuest, ToGuest } from './guest-worker.js';
+import type { FromWorker as FromGuest, ToWorker as ToGuest } from '../vm/machine/machine-worker.js';
 import { probeRunner, RunnerLock } from './runner-lock.js';
 import { ensurePrivateDir, runtimeFiles, UNIX_PATH_MAX, type RuntimeFiles } from './state-paths.js';
 
@@ -32,9 +32,9 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 /** The worker script: beside this module when built; dist/ when this runs from src/ (tests). */
 function guestWorkerUrl(): URL {
-  const here = new URL('./guest-worker.js', import.meta.url);
+  const here = new URL('../vm/machine/machine-worker.js', import.meta.url);
   if (fs.existsSync(fileURLToPath(here))) return here;
-  const built = new URL('../../dist/lifecycle/guest-worker.js', import.meta.url);
+  const built = new URL('../../dist/vm/machine/machine-worker.js', import.meta.url);
   if (fs.existsSync(fileURLToPath(built))) return built;
   throw new Error(`guest worker not found at ${fileURLToPath(here)} or ${fileURLToPath(built)}; run npm run build`);
 }

@@ -70,7 +70,7 @@ export async function runMachine(config: MachineConfig, io: ConsoleIo = {}): Pro
           log?.write(msg.bytes);
         } else if (msg.type === 'exit') {
           resolve(msg.result);
-        } else {
+        } else if (msg.type === 'failed') {
           // The worker rethrows user errors (bad kernel file, too little memory) as TsvirtError.
           const err = msg.name === 'TsvirtError' ? new TsvirtError(msg.message, msg.hint) : new Error(msg.message);
           if (msg.stack && msg.name !== 'TsvirtError') err.stack = msg.stack;
