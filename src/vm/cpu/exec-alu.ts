@@ -358,6 +358,50 @@ function mul32(c: Cpu, a: number, b: number): number {
   return low >>> 0;
 }
 
+/** Words of the last mul64x64 product, least significant first. */
+const P128 = new Uint32Array(4);
+let mulHi = 0;
+
+/** Unsigned 32x32 -> 64 multiply without the Cpu: low half returned, high half in mulHi. */
+function mul32w(a: number, b: number): number {
+  const lo = Math.imul(a, b) >>> 0;
+  // a*b as a double is within 2^11 of the exact product, so (a*b - lo) / 2^32 is within
+  // 2^-21 of the exact high half and rounding recovers it.
+  mulHi = Math.round((a * b - lo) / TWO32) >>> 0;
+  return lo;
+}
+
+/** High half of the unsigned 32x32 product. */
+function mul32hi(a: number, b: number): number {
+  return Math.round((a * b - (Math.imul(a, b) >>> 0)) / TWO32) >>> 0;
+}
+
+/**
+ * 64x64 -> 128 multiply into P128 from 32-bit halves. The kernel multiplies by 64-bit
+ * constants constantly (hash_64, mul_u64_u32_shr), so this stays off BigInt.
+ */
+function mul64x64(alo: number, ahi: number, blo: number, bhi: number, signed: boolean): void {
+  const w0 = mul32w(alo, blo), c0 = mulHi;
+  const x0 = mul32w(alo, bhi), x1 = mulHi;
+  const y0 = mul32w(ahi, blo), y1 = mulHi;
+  const z0 = mul32w(ahi, bhi), z1 = mulHi;
+  const s1 = c0 + x0 + y0;
+  const s2 = x1 + y1 + z0 + Math.floor(s1 / TWO32);
+  let w2 = s2 >>> 0, w3 = (z1 + Math.floor(s2 / TWO32)) >>> 0;
+  if (signed) {
+    // Two's-complement correction of the high half: subtract b if a < 0 and a if b < 0.
+    if (ahi & 0x8000_0000) { const d = w2 - blo; w2 = d >>> 0; w3 = (w3 - bhi - (d < 0 ? 1 : 0)) >>> 0; }
+    if (bhi & 0x8000_0000) { const d = w2 - alo; w2 = d >>> 0; w3 = (w3 - ahi - (d < 0 ? 1 : 0)) >>> 0; }
+  }
+  P128[0] = w0; P128[1] = s1 >>> 0; P128[2] = w2; P128[3] = w3;
+}
+
+/** Whether the 128-bit product in P128 does not fit its sign-extended (signed) or zero-extended low half. */
+function product128Overflows(signed: boolean): boolean {
+  const ext = signed && (P128[1] & 0x8000_0000) ? 0xffff_ffff : 0;
+  return P128[2] !== ext || P128[3] !== ext;
+}
+
 function toSigned(s: number, v: number): number {
   const sh = 32 - s * 8;
   return (v << sh) >> sh;
@@ -403,25 +447,17 @@ export function mulE(c: Cpu, i: Insn): void {
     c.setArithFlags(szp(4, lo, 0) | (overflow ? CF | OF : 0));
     return;
   }
-  const A = u64(c.lo[0], c.hi[0]), B = u64(src, srch);
-  let p: bigint;
-  if (signed) {
-    p = BigInt.asIntN(64, A) * BigInt.asIntN(64, B);
-    overflow = p !== BigInt.asIntN(64, p);
-  } else {
-    p = A * B;
-    overflow = p >> 64n !== 0n;
-  }
-  const lo = BigInt.asUintN(64, p), hi = BigInt.asUintN(64, p >> 64n);
-  c.lo[0] = Number(lo & 0xffff_ffffn); c.hi[0] = Number(lo >> 32n);
-  c.lo[2] = Number(hi & 0xffff_ffffn); c.hi[2] = Number(hi >> 32n);
+  mul64x64(c.lo[0] >>> 0, c.hi[0] >>> 0, src >>> 0, srch >>> 0, signed);
+  overflow = product128Overflows(signed);
+  c.lo[0] = P128[0]; c.hi[0] = P128[1];
+  c.lo[2] = P128[2]; c.hi[2] = P128[3];
   c.setArithFlags(szp(8, c.lo[0] >>> 0, c.hi[0] >>> 0) | (overflow ? CF | OF : 0));
 }
 
 /** IMUL Gv,Ev (0F AF), Gv,Ev,Iz (69), Gv,Ev,Ib (6B). */
 export function imulGE(c: Cpu, i: Insn): void {
   const s = i.osize;
-  const b = c.rdE(i), bh = c.th;
+  let b = c.rdE(i), bh = c.th;
   let a: number, ah: number;
   if (i.opcode === 0x0faf) { a = c.readReg(s, i.reg); ah = c.th; }
   else { a = (i.imm & SIZE_MASK[s === 8 ? 4 : s]) >>> 0; ah = i.imm < 0 ? 0xffff_ffff : 0; }
@@ -441,19 +477,16 @@ export function imulGE(c: Cpu, i: Insn): void {
     c.setArithFlags(szp(4, lo, 0) | (overflow ? CF | OF : 0));
     return;
   }
-  // 64-bit: exact in doubles when both operands are small, else BigInt.
-  const sa = (ah | 0) * TWO32 + a, sb = (bh | 0) * TWO32 + b;
-  let lo: number, hi: number;
-  if (Math.abs(sa) < 67108864 && Math.abs(sb) < 67108864) {
-    const p = sa * sb;
-    lo = p % TWO32; if (lo < 0) lo += TWO32;
-    hi = (Math.floor(p / TWO32)) >>> 0;
-    overflow = false;
-  } else {
-    const p = BigInt.asIntN(64, u64(a, ah)) * BigInt.asIntN(64, u64(b, bh));
-    overflow = p !== BigInt.asIntN(64, p);
-    const t = BigInt.asUintN(64, p);
-    lo = Number(t & 0xffff_ffffn); hi = Number(t >> 32n);
+  // The low 64 bits come from 32-bit pieces whatever the signs (the ah*bh term falls off
+  // the top); only the overflow flag may need the full 128-bit product.
+  a >>>= 0; ah >>>= 0; b >>>= 0; bh >>>= 0;
+  const lo = Math.imul(a, b) >>> 0;
+  const hi = (mul32hi(a, b) + Math.imul(a, bh) + Math.imul(ah, b)) >>> 0;
+  if (ah === 0 && bh === 0) overflow = (hi & 0x8000_0000) !== 0; // product in [0, 2^64)
+  else if (ah === ((a | 0) >> 31) >>> 0 && bh === ((b | 0) >> 31) >>> 0) overflow = false; // |product| <= 2^62
+  else {
+    mul64x64(a, ah, b, bh, true);
+    overflow = product128Overflows(true);
   }
   c.lo[i.reg] = lo; c.hi[i.reg] = hi;
   c.setArithFlags(szp(8, lo >>> 0, hi >>> 0) | (overflow ? CF | OF : 0));
