@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TsvirtError } from '../lib/errors.js';
 import type { ImageFormat } from '../storage/open-image.js';
+import type { PortForward } from '../vm/net/port-forward.js';
 import { runMachine, type ConsoleIo, type MachineConfig, type MachineResult, type PciDeviceSpec } from '../vm/machine/index.js';
 
 export interface GuestDisk {
@@ -24,7 +25,7 @@ export interface GuestDisk {
 export interface GuestNic {
   mac: string;
   model: string;
-  network: { type: 'user'; portForwards?: readonly unknown[] } | { type: 'bridge'; bridge: string };
+  network: { type: 'user'; portForwards?: readonly PortForward[] } | { type: 'bridge'; bridge: string };
 }
 
 export interface GuestSpec {
