@@ -260,7 +260,7 @@ function planInterfaces(specs: InstallSpecs, variant: OsVariant, random: (n: num
     const mac = n.mac ?? generateMac(random);
     if (macs.has(mac)) throw new TsvirtError(`--network: MAC address ${mac} is used twice`, 'give each interface its own mac=');
     macs.add(mac);
-    return { type: n.type, source: n.source, mac, model: n.model ?? defaultNicModel(variant), bootOrder: n.bootOrder };
+    return { type: n.type, source: n.source, mac, model: n.model ?? defaultNicModel(variant), bootOrder: n.bootOrder, ...(n.portForwards ? { portForwards: n.portForwards } : {}) };
   });
 }
 

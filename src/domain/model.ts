@@ -4,6 +4,8 @@
 // units are in the names. Left out: everything tsvirt does not model yet (NUMA, hugepages,
 // memory hotplug slots, UEFI firmware, host devices, sound/video/USB controllers).
 
+import type { PortForwardRule } from '../vm/net/port-forward.js';
+
 export type VirtType = 'kvm' | 'qemu';
 export type Arch = 'x86_64' | 'i686';
 /** libvirt machine aliases: q35 (ICH9, PCIe) or pc (i440FX). */
@@ -50,6 +52,8 @@ export interface NetworkInterface {
   readonly mac: string;
   readonly model: NicModel;
   readonly bootOrder?: number;
+  /** Inbound port forwards of user networking (libvirt <portForward>, passt's grammar). */
+  readonly portForwards?: readonly PortForwardRule[];
 }
 
 /** A character device: a serial port or a console, connected to a pty or appended to a file. */

@@ -11,6 +11,7 @@ import type { Domain, LifecycleAction } from '../domain/model.js';
 import { checkEmulatable, type GuestDisk, type GuestNic, type GuestSpec } from '../install/guest-machine.js';
 import { openImage } from '../storage/open-image.js';
 import { findDiskBoot } from '../vm/boot/installed-disk.js';
+import { expandPortForwards } from '../vm/net/port-forward.js';
 
 function refuse(domain: Domain, what: string, hint: string): never {
   throw new TsvirtError(`domain '${domain.name}': ${what} is not supported by the tsvirt VM core`, hint);
@@ -38,7 +39,7 @@ export function guestNics(domain: Domain): GuestNic[] {
     return {
       mac: n.mac,
       model: n.model,
-      network: n.type === 'bridge' ? { type: 'bridge', bridge: n.source! } : { type: 'user' },
+      network: n.type === 'bridge' ? { type: 'bridge', bridge: n.source! } : { type: 'user', portForwards: expandPortForwards(n.portForwards ?? []) },
     };
   });
 }

@@ -1,9 +1,13 @@
 // --network / -w: one guest NIC (virt-install's ParserNetwork; libvirt <interface>).
 // `user` (or type=user), bridge=NAME, network=NAME; model and mac; `--network none` asks
-// for no NIC. Left out: direct/macvtap, vhost-user, portgroups, virtualport.
+// for no NIC. User networking also takes inbound port forwards, virt-install's passt
+// `portForward` keys (grammar in src/vm/net/port-forward.ts), e.g.
+// `--network user,portForward=2222:22` or `portForward0.proto=tcp,portForward0.range0.start=2222,
+// portForward0.range0.to=22`. Left out: direct/macvtap, vhost-user, portgroups, virtualport.
 import { TsvirtError } from '../../lib/errors.js';
+import { isPortForwardKey, parsePortForwardOptions, type PortForwardRule } from '../../vm/net/port-forward.js';
 import { NIC_MODELS, type NicModel } from '../model.js';
-import { integer, oneOf, parseSubOptions, type SubOptionTable, type ValueParser } from './suboptions.js';
+import { integer, oneOf, parseSubOptions, tokenizeSubOptions, type SubOptionTable, type ValueParser } from './suboptions.js';
 
 export interface NetworkOptions {
   type: 'user' | 'bridge' | 'network';
@@ -20,6 +24,8 @@ export interface NetworkSpec {
   readonly model?: NicModel;
   readonly mac?: string;
   readonly bootOrder?: number;
+  /** Inbound forwards (user networking only), as written; expanded when the NIC is opened. */
+  readonly portForwards?: readonly PortForwardRule[];
 }
 
 /** A unicast MAC: six hex octets; the multicast bit (bit 0 of the first octet) must be clear. */
@@ -48,16 +54,31 @@ export const NETWORK: SubOptionTable<NetworkOptions> = {
     'boot.order': integer({ min: 1, max: 65535 }),
   },
   summary: 'Configure a guest network interface.',
-  examples: ['--network user', '--network bridge=br0', '--network network=default,model=virtio,mac=52:54:00:12:34:56', '--network none'],
+  examples: ['--network user', '--network user,portForward=2222:22', '--network bridge=br0', '--network network=default,model=virtio,mac=52:54:00:12:34:56', '--network none'],
 };
+
+/** A token written back so tokenizeSubOptions reads it unchanged (quoted: values may hold commas). */
+function requote(token: { key?: string; value: string }): string {
+  const quoted = token.value.includes("'") ? `"${token.value.replace(/["\\]/g, '\\$&')}"` : `'${token.value}'`;
+  return token.key === undefined ? quoted : `${token.key}=${quoted}`;
+}
 
 export function parseNetwork(raw: string): NetworkSpec | 'none' {
   if (raw === 'none') return 'none';
-  const { values: v } = parseSubOptions(NETWORK, raw);
+  // portForward* keys form indexed groups (portForward0.range1.to) no flat table holds:
+  // they go to the port-forward grammar, the rest to the table.
+  const tokens = tokenizeSubOptions(NETWORK.option, raw);
+  const forwardPairs = tokens.filter((t) => t.key !== undefined && isPortForwardKey(t.key)).map((t) => [t.key!, t.value] as const);
+  const rest = forwardPairs.length === 0 ? raw : tokens.filter((t) => t.key === undefined || !isPortForwardKey(t.key)).map(requote).join(',');
+  const { values: v } = parseSubOptions(NETWORK, rest);
   const type = v.type ?? (v.bridge !== undefined ? 'bridge' : v.network !== undefined ? 'network' : undefined);
   if (type === undefined) throw new TsvirtError(`--network ${raw}: no network type`, 'use user, bridge=NAME or network=NAME');
   const source = type === 'bridge' ? v.bridge : type === 'network' ? v.network : undefined;
   if (type !== 'user' && source === undefined) throw new TsvirtError(`--network ${raw}: type ${type} needs ${type}=NAME`, `add ${type}=NAME`);
   if (type === 'user' && (v.bridge !== undefined || v.network !== undefined)) throw new TsvirtError(`--network ${raw}: user networking takes no bridge= or network=`, 'drop type=user or the source');
-  return { type, source, model: v.model, mac: v.mac, bootOrder: v['boot.order'] };
+  const portForwards = parsePortForwardOptions(forwardPairs);
+  if (portForwards.length > 0 && type !== 'user') {
+    throw new TsvirtError(`--network ${raw}: portForward needs user networking`, 'use --network user,portForward=... (a bridged guest is reached directly)');
+  }
+  return { type, source, model: v.model, mac: v.mac, bootOrder: v['boot.order'], ...(portForwards.length > 0 ? { portForwards } : {}) };
 }

@@ -7,6 +7,7 @@
 // checked before it becomes part of the Domain.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { TsvirtError } from '../../lib/errors.js';
+import { parsePortForwardOptions, type PortForwardRule } from '../../vm/net/port-forward.js';
 import { DISK_SERIAL_PATTERN } from '../options/disk.js';
 import {
   DEFAULT_LIFECYCLE, DISK_CACHES, NIC_MODELS, BOOT_DEVICES, type BootDevice, type CharDevice, type ClockTimer,
@@ -124,7 +125,37 @@ function parseInterface(n: Node): NetworkInterface {
   if (mac === undefined || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)) bad(`interface MAC '${mac ?? ''}' is missing or invalid`);
   const model = n.model === undefined ? 'virtio' : oneOfValue<NicModel>('interface model', attr(node(n.model), 'type'), NIC_MODELS);
   const boot = list(n.boot)[0];
-  return { type, source, mac, model, bootOrder: boot === undefined ? undefined : positiveInt('interface boot order', attr(boot, 'order')) };
+  const portForwards = parsePortForwards(n);
+  if (portForwards.length > 0 && type !== 'user') bad(`<portForward> on an interface of type ${type} (only user networking forwards ports)`);
+  return {
+    type, source, mac, model,
+    bootOrder: boot === undefined ? undefined : positiveInt('interface boot order', attr(boot, 'order')),
+    ...(portForwards.length > 0 ? { portForwards } : {}),
+  };
+}
+
+/** <portForward proto address dev><range start end to exclude/></portForward>, checked by the --network grammar's own rules. */
+function parsePortForwards(n: Node): PortForwardRule[] {
+  const pairs: Array<[string, string]> = [];
+  list(n.portForward).forEach((f, i) => {
+    for (const key of ['proto', 'address', 'dev']) {
+      const v = attr(f, key);
+      if (v !== undefined) pairs.push([`portForward${i}.${key}`, v]);
+    }
+    list(f.range).forEach((r, j) => {
+      for (const key of ['start', 'end', 'to', 'exclude']) {
+        const v = attr(r, key);
+        if (v !== undefined) pairs.push([`portForward${i}.range${j}.${key}`, v]);
+      }
+    });
+  });
+  try {
+    return parsePortForwardOptions(pairs);
+  } catch (err) {
+    // The --network grammar's message, said about the XML.
+    if (err instanceof TsvirtError) bad(`<portForward>: ${err.message.replace(/^--network /, '')}`);
+    throw err;
+  }
 }
 
 function parseChar(tag: string, n: Node): CharDevice {

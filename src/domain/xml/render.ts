@@ -4,6 +4,7 @@
 // addresses, USB/PCIe controllers) are left out; a virtio-scsi controller is written when
 // a disk sits on the SCSI bus, as virt-install does. Lifecycle actions are written only
 // when they differ from libvirt's defaults.
+import { DEFAULT_FORWARD_ADDRESS } from '../../vm/net/port-forward.js';
 import { DEFAULT_LIFECYCLE, type CharDevice, type Disk, type Domain, type NetworkInterface } from '../model.js';
 
 export const LIBOSINFO_NS = 'http://libosinfo.org/xmlns/libvirt/domain/1.0';
@@ -59,6 +60,16 @@ function renderInterface(w: XmlWriter, n: NetworkInterface): void {
   w.empty('mac', [['address', n.mac]]);
   w.empty('model', [['type', n.model]]);
   if (n.bootOrder !== undefined) w.empty('boot', [['order', n.bootOrder]]);
+  if (n.portForwards?.length) {
+    // libvirt forwards ports only with the passt backend; the address is written out
+    // because passt's default (every address) is wider than tsvirt's (127.0.0.1).
+    w.empty('backend', [['type', 'passt']]);
+    for (const f of n.portForwards) {
+      w.open('portForward', [['proto', f.proto], ['address', f.address ?? DEFAULT_FORWARD_ADDRESS]]);
+      for (const r of f.ranges) w.empty('range', [['start', r.start], ['end', r.end], ['to', r.to], ['exclude', r.exclude === undefined ? undefined : r.exclude ? 'yes' : 'no']]);
+      w.close('portForward');
+    }
+  }
   w.close('interface');
 }
 
