@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Boot-to-marker wall time of Debian's kernels with the busybox report initramfs, under
-# tsvirt's software CPU and under QEMU TCG (the anchor), run one after the other in the
-# same invocation on the same files; prints the times and the tsvirt/QEMU ratios.
-# Needs the fixtures (bash test/fixtures/prepare.sh) and a build (npm run build).
-# The v86 anchor from the issue is not run: the v86 npm package is not a dependency.
+# tsvirt's software CPU and the anchors QEMU TCG and (686 kernel only: v86 has no 64-bit
+# mode) the v86 npm package, run one after the other in the same invocation on the same
+# files; prints the times and the tsvirt/anchor ratios. A cell that is not a number is the
+# engine's one-line reason (FAIL ...).
+# Needs the fixtures (bash test/fixtures/prepare.sh), a build (npm run build) and the
+# devDependencies (npm ci: v86).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -17,10 +19,13 @@ timeout_s=${BOOT_BENCH_TIMEOUT_S:-600}
 run() { node "$here/boot-to-marker.mjs" "$@" "$BOOT_MARKER" "$timeout_s" || true; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
 
-printf '%-28s %12s %12s %8s\n' kernel tsvirt qemu-tcg ratio
+row='%-28s %10s %10s %10s %12s %12s\n'
+echo "load: $(uptime | sed 's/.*load average: //')"
+printf "$row" kernel tsvirt qemu-tcg v86 tsvirt/qemu tsvirt/v86
 q64=$(run qemu-x86_64 "$KERNEL_CLOUD_AMD64" "$INITRAMFS_REPORT_AMD64")
 t64=$(run tsvirt "$KERNEL_CLOUD_AMD64" "$INITRAMFS_REPORT_AMD64")
-printf '%-28s %12s %12s %8s\n' "cloud-amd64 (64-bit entry)" "$t64" "$q64" "$(ratio "$t64" "$q64")"
+printf "$row" "cloud-amd64 (64-bit entry)" "$t64" "$q64" "-" "$(ratio "$t64" "$q64")" "-"
 q32=$(run qemu-i386 "$KERNEL_686" "$INITRAMFS_REPORT_I386")
+v32=$(run v86 "$KERNEL_686" "$INITRAMFS_REPORT_I386")
 t32=$(run tsvirt "$KERNEL_686" "$INITRAMFS_REPORT_I386")
-printf '%-28s %12s %12s %8s\n' "686 (32-bit entry)" "$t32" "$q32" "$(ratio "$t32" "$q32")"
+printf "$row" "686 (32-bit entry)" "$t32" "$q32" "$v32" "$(ratio "$t32" "$q32")" "$(ratio "$t32" "$v32")"
