@@ -27,7 +27,8 @@ export interface MachineConfig {
   /** Kernel command line; console=ttyS0 is appended when it names no console. */
   cmdline: string;
   pciDevices?: PciDeviceSpec[];
-  accelerator?: 'ts';
+  /** Who runs the vCPUs: tsvirt's software CPU (default) or KVM (/dev/kvm; one vCPU for now). */
+  accelerator?: 'ts' | 'kvm';
   /** What a guest reboot does: boot again (libvirt on_reboot=restart) or stop (destroy). */
   onReboot?: 'restart' | 'destroy';
   /** Stop with kind 'timeout' after this much wall time. */

@@ -7,13 +7,27 @@
 // next timer deadline when every vCPU is halted (never busy-spins), and ends on ACPI
 // power-off, a reset request, a triple fault or a CPU error. It runs in whatever thread
 // creates it; run-machine.ts puts it in a worker.
+//
+// With accelerator 'kvm' (issue 9) the same devices, ACPI tables and loader run around a
+// KVM vCPU instead: guest RAM is the KVM mapping, and the interrupt controllers and the
+// PIT are KVM's in-kernel ones (i8259 pair + ELCR, IOAPIC, LAPIC, i8254 and the port 0x61
+// dummy speaker), so tsvirt's own are not built and nothing is registered on the IoBus
+// for their ranges; device interrupt lines become KVM_IRQ_LINE, MSI-X KVM_SIGNAL_MSI.
+// The vCPU runs in this thread together with the devices (one thread, no locks: an exit
+// is a synchronous IoBus call); a periodic signal (VcpuTicker) brings it back from
+// KVM_RUN so the event loop, the RTC and the console get their turn. One vCPU only:
+// several need one thread each with a hand-off to the device thread (not supported yet).
 
 import { readFileSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { TsvirtError } from '../../lib/errors.js';
+import { KvmVm } from '../accel/kvm/kvm-vm.js';
+import type { KvmVcpu } from '../accel/kvm/kvm-vcpu.js';
+import { VcpuTicker } from '../accel/kvm/vcpu-ticker.js';
 import { IoBus, type AccessSize, type MmioDevice } from '../bus.js';
 import { HostClock, type VirtualClock } from '../clock.js';
 import { Cpu } from '../cpu/index.js';
-import type { IrqLine } from '../irq.js';
+import type { IrqLine, MsiSink } from '../irq.js';
 import { BufferGuestMemory, PCI_HOLE_START } from '../memory.js';
 import type { RegisterDump, VcpuExit } from '../vcpu.js';
 import { AcpiPm, ACPI_PM_BLOCK_BYTES, PM1_CNT_OFFSET, PM1_STS_OFFSET, PM_TMR_OFFSET } from '../devices/acpi-pm.js';
@@ -36,7 +50,7 @@ import { ACPI_TABLES_ADDR, buildAcpiTables } from '../boot/acpi-tables.js';
 import { buildE820 } from '../boot/e820.js';
 import { loadLinux, type LoadedKernel } from '../boot/linux-loader.js';
 import type { MachineConfig, MachineExitKind, MachineResult } from './machine-config.js';
-import { IsaIrqs } from './isa-irqs.js';
+import { IsaIrqs, KvmIsaIrqs, type IsaInterrupts } from './isa-irqs.js';
 import { assignPciResources } from './pci-firmware.js';
 
 export const COM1_PORT = 0x3f8;
@@ -54,6 +68,8 @@ const MIN_SLICE_INSTRUCTIONS = 1_000;
 /** Wall time between yields to the event loop while the guest is busy. */
 const YIELD_EVERY_MS = 15;
 const CONSOLE_TAIL_BYTES = 8192;
+/** How often a KVM vCPU is brought back from KVM_RUN for the event loop and userspace timers. */
+const KVM_TICK_MS = 10;
 
 export interface MachineIo {
   /** Bytes the guest wrote to COM1. */
@@ -73,7 +89,7 @@ export interface PciPlatform {
   bus: IoBus;
   mem: BufferGuestMemory;
   irq: IrqLine;
-  msi: ApicBus;
+  msi: MsiSink;
   log?: (message: string) => void;
   address: PciAddress;
 }
@@ -111,14 +127,19 @@ export class PcMachine {
   readonly bus = new IoBus();
   readonly clock: VirtualClock;
   readonly apicBus = new ApicBus();
-  readonly pic: I8259Pair;
-  readonly ioapic: Ioapic;
-  readonly isa: IsaIrqs;
+  readonly accelerator: 'ts' | 'kvm';
+  /** The KVM VM (accelerator 'kvm'); it owns guest RAM and the in-kernel irqchip and PIT. */
+  readonly kvm?: KvmVm;
+  /** tsvirt's interrupt controllers and PIT: the software CPU only (KVM has its own in the kernel). */
+  readonly pic?: I8259Pair;
+  readonly ioapic?: Ioapic;
+  readonly isa: IsaInterrupts;
   readonly lapics: Lapic[] = [];
   readonly vcpus: Cpu[] = [];
+  readonly kvmVcpus: KvmVcpu[] = [];
   readonly com1: Uart16550;
   readonly com2: Uart16550;
-  readonly pit: I8254Pit;
+  readonly pit?: I8254Pit;
   readonly rtc: CmosRtc;
   readonly pm: AcpiPm;
   readonly pci: PciHost;
@@ -126,9 +147,11 @@ export class PcMachine {
   readonly pciFunctions: AttachedPciFunction[] = [];
   kernel?: LoadedKernel;
   private readonly timers: TimerSource[] = [];
-  private readonly lapicRouter: LapicRouter;
+  private readonly lapicRouter?: LapicRouter;
+  private readonly msi: MsiSink;
+  private readonly apicIds: number[];
   private pending: MachineExitKind | undefined;
-  private runningCpu: Cpu | undefined;
+  private runningCpu: { kick(): void } | undefined;
   private wake: (() => void) | undefined;
   private readonly inputQueue: number[] = [];
   private outBytes: number[] = [];
@@ -140,22 +163,43 @@ export class PcMachine {
       throw new RangeError(`vcpus must be 1-${MAX_VCPUS}, not ${config.vcpus}`);
     }
     this.clock = io.clock ?? new HostClock();
-    this.mem = BufferGuestMemory.allocate(config.memoryBytes);
+    this.accelerator = config.accelerator ?? 'ts';
     const clock = this.clock;
 
-    this.pic = new I8259Pair(() => {
-      this.lapics[0]?.picChanged();
-      this.wakeUp();
-    });
-    this.ioapic = new Ioapic(this.apicBus);
-    this.isa = new IsaIrqs(this.pic, this.ioapic);
+    if (this.accelerator === 'kvm') {
+      if (config.vcpus > 1) {
+        throw new TsvirtError(
+          `${config.vcpus} vCPUs on KVM are not supported yet (tsvirt's KVM backend runs one vCPU)`,
+          'use --vcpus 1, or --virt-type qemu for SMP on the software CPU',
+        );
+      }
+      const kvm = KvmVm.create({ memoryBytes: config.memoryBytes, vcpus: config.vcpus });
+      this.kvm = kvm;
+      this.mem = kvm.memory;
+      this.isa = new KvmIsaIrqs((gsi) => kvm.irqLine(gsi));
+      this.msi = kvm.msi;
+      this.apicIds = [0];
+      this.kvmVcpus.push(kvm.createVcpu(0, this.bus));
+    } else {
+      this.mem = BufferGuestMemory.allocate(config.memoryBytes);
+      const pic = new I8259Pair(() => {
+        this.lapics[0]?.picChanged();
+        this.wakeUp();
+      });
+      const ioapic = new Ioapic(this.apicBus);
+      this.pic = pic;
+      this.ioapic = ioapic;
+      this.isa = new IsaIrqs(pic, ioapic);
+      this.msi = this.apicBus;
+      this.apicIds = [];
+    }
 
-    for (let i = 0; i < config.vcpus; i++) {
+    for (let i = 0; this.accelerator === 'ts' && i < config.vcpus; i++) {
       const lapic = new Lapic(i, {
         apicBus: this.apicBus,
         clock,
         pic: i === 0 ? this.pic : undefined,
-        onLevelEoi: (v) => this.ioapic.eoi(v),
+        onLevelEoi: (v) => this.ioapic!.eoi(v),
         onWake: () => this.wakeUp(),
         onNmi: () => this.vcpus[i].raiseNmi(),
         onInit: () => {
@@ -171,22 +215,27 @@ export class PcMachine {
       const cpu = new Cpu({ index: i, mem: this.mem, bus: this.bus, clock, interrupts: lapic });
       if (i !== 0) cpu.init(); // application processors wait for INIT/SIPI
       this.vcpus.push(cpu);
+      this.apicIds.push(lapic.apicId);
     }
-    this.lapicRouter = new LapicRouter(this.lapics[0]);
-    this.bus.registerMmio(APIC_DEFAULT_BASE, 0x1000, this.lapicRouter, 'lapic');
-    this.bus.registerMmio(IOAPIC_BASE, 0x1000, this.ioapic, 'ioapic');
+    if (this.accelerator === 'ts') {
+      this.lapicRouter = new LapicRouter(this.lapics[0]);
+      this.bus.registerMmio(APIC_DEFAULT_BASE, 0x1000, this.lapicRouter, 'lapic');
+      this.bus.registerMmio(IOAPIC_BASE, 0x1000, this.ioapic!, 'ioapic');
+    }
 
     this.com1 = new Uart16550(this.isa.line(4), (b) => this.serialByte(b));
     this.com2 = new Uart16550(this.isa.line(3), () => {});
     this.bus.registerPio(COM1_PORT, 8, this.com1, 'com1');
     this.bus.registerPio(COM2_PORT, 8, this.com2, 'com2');
-    this.bus.registerPio(0x20, 2, this.pic.masterPorts, 'pic-master');
-    this.bus.registerPio(0xa0, 2, this.pic.slavePorts, 'pic-slave');
-    this.bus.registerPio(0x4d0, 2, this.pic.elcrPorts, 'elcr');
-    this.pit = new I8254Pit(clock, this.isa.line(0));
-    this.bus.registerPio(0x40, 4, this.pit, 'pit');
-    this.bus.registerPio(0x61, 1, this.pit.portB, 'port61');
-    this.timers.push(this.pit);
+    if (this.pic) {
+      this.bus.registerPio(0x20, 2, this.pic.masterPorts, 'pic-master');
+      this.bus.registerPio(0xa0, 2, this.pic.slavePorts, 'pic-slave');
+      this.bus.registerPio(0x4d0, 2, this.pic.elcrPorts, 'elcr');
+      this.pit = new I8254Pit(clock, this.isa.line(0));
+      this.bus.registerPio(0x40, 4, this.pit, 'pit');
+      this.bus.registerPio(0x61, 1, this.pit.portB, 'port61');
+      this.timers.push(this.pit);
+    }
     this.rtc = new CmosRtc(clock, this.isa.line(8));
     this.bus.registerPio(0x70, 2, this.rtc, 'rtc');
     this.timers.push(this.rtc);
@@ -204,7 +253,7 @@ export class PcMachine {
 
   /** The platform a PCI function factory gets for `address` (INTA routed by the _PRT swizzle). */
   platformFor(address: PciAddress): PciPlatform {
-    return { bus: this.bus, mem: this.mem, irq: this.isa.gsiLine(pciIntxGsi(address, 1)), msi: this.apicBus, log: this.io.log, address };
+    return { bus: this.bus, mem: this.mem, irq: this.isa.gsiLine(pciIntxGsi(address, 1)), msi: this.msi, log: this.io.log, address };
   }
 
   /** First free slot from 1 (00:00.0 is the host bridge). */
@@ -223,7 +272,7 @@ export class PcMachine {
   loadKernel(kernel: Uint8Array, initrd: Uint8Array | undefined, cmdline: string, kernelName?: string): LoadedKernel {
     assignPciResources(this.pciFunctions, { mmio32: PCI_MMIO32_WINDOW, io: PCI_IO_WINDOW });
     const acpi = buildAcpiTables({
-      apicIds: this.lapics.map((l) => l.apicId),
+      apicIds: this.apicIds,
       ioapicAddr: IOAPIC_BASE,
       ioapicId: 0,
       lapicAddr: APIC_DEFAULT_BASE,
@@ -243,15 +292,20 @@ export class PcMachine {
     const e820 = buildE820({ regions: this.mem.regions, reserved: [{ addr: ECAM_BASE, size: ECAM_BUS_BYTES }] });
     const withConsole = /(^|\s)console=/.test(cmdline) ? cmdline : `${cmdline} console=ttyS0`.trim();
     this.kernel = loadLinux(this.mem, { kernel, initrd, cmdline: withConsole, e820, rsdpAddr: acpi.rsdpAddr, kernelName });
-    this.vcpus[0].setRegisters(this.kernel.registers);
+    (this.kvmVcpus[0] ?? this.vcpus[0]).setRegisters(this.kernel.registers);
     return this.kernel;
   }
 
   /** Releases what PCI functions own (images, network backends): their optional close(). */
   async close(): Promise<void> {
-    for (const { fn } of this.pciFunctions) {
-      const closable = fn as PciFunction & { close?: () => unknown };
-      if (typeof closable.close === 'function') await closable.close();
+    try {
+      for (const { fn } of this.pciFunctions) {
+        const closable = fn as PciFunction & { close?: () => unknown };
+        if (typeof closable.close === 'function') await closable.close();
+      }
+    } finally {
+      // The PCI functions are done with guest RAM; only now may its mapping go.
+      this.kvm?.close();
     }
   }
 
@@ -319,7 +373,8 @@ export class PcMachine {
     return {
       kind,
       lastConsoleLines: this.lastConsoleLines(),
-      instructionsRetired: this.vcpus.reduce((n, c) => n + c.instructionsRetired, 0),
+      // KVM does not count retired instructions.
+      instructionsRetired: this.kvm ? undefined : this.vcpus.reduce((n, c) => n + c.instructionsRetired, 0),
       ...extra,
     };
   }
@@ -347,6 +402,7 @@ export class PcMachine {
   private instructionsPerNs = 0.005; // 5 MIPS until measured
 
   async run(opts: { timeoutMs?: number } = {}): Promise<MachineResult> {
+    if (this.kvm) return this.runKvm(opts);
     const started = performance.now();
     let lastYield = started;
     for (;;) {
@@ -356,7 +412,7 @@ export class PcMachine {
       const retiredBefore = this.vcpus.reduce((n, c) => n + c.instructionsRetired, 0);
       for (let i = 0; i < this.vcpus.length; i++) {
         const cpu = this.vcpus[i];
-        this.lapicRouter.current = this.lapics[i];
+        this.lapicRouter!.current = this.lapics[i];
         this.runningCpu = cpu;
         const exit = cpu.run(budget);
         this.runningCpu = undefined;
@@ -409,6 +465,48 @@ export class PcMachine {
         await yieldToEventLoop();
         lastYield = performance.now();
       }
+    }
+  }
+
+  /**
+   * The KVM loop: KVM_RUN serves port I/O and MMIO exits on the IoBus itself and comes
+   * back here on a request (power-off, reset: the device kicks it), a tick, or an exit the
+   * machine must judge. The guest's HLT sleeps in the kernel (in-kernel LAPIC), so this
+   * loop never has to sleep on its own.
+   */
+  private async runKvm(opts: { timeoutMs?: number }): Promise<MachineResult> {
+    const started = performance.now();
+    const vcpu = this.kvmVcpus[0];
+    const ticker = new VcpuTicker(KVM_TICK_MS);
+    try {
+      for (;;) {
+        this.runningCpu = vcpu;
+        const exit = vcpu.run(0);
+        this.runningCpu = undefined;
+        switch (exit.kind) {
+          case 'budget':
+          case 'hlt':
+            break;
+          case 'shutdown':
+            this.request('poweroff');
+            break;
+          case 'reset':
+            this.request('reset');
+            break;
+          default:
+            return this.crash(exit, vcpu.index);
+        }
+        if (this.pending) return this.result(this.pending);
+        if (this.stopRequested) return this.result('stopped');
+        this.pollTimers();
+        this.pumpInput();
+        this.flushSerial();
+        if (opts.timeoutMs !== undefined && performance.now() - started > opts.timeoutMs) return this.result('timeout');
+        // Console input, stop and the power button arrive as messages on this thread.
+        await yieldToEventLoop();
+      }
+    } finally {
+      ticker.stop();
     }
   }
 }

@@ -26,12 +26,14 @@ export const KVM_SET_CPUID2 = 0x4008ae90;
 export const KVM_SET_MSRS = 0x4008ae89;
 export const KVM_GET_MSRS = 0xc008ae88;
 export const KVM_SIGNAL_MSI = 0x4020aea5;
+export const KVM_SET_GSI_ROUTING = 0x4008ae6a;
 
 export const KVM_CAP_IRQCHIP = 0x00;
 export const KVM_CAP_USER_MEMORY = 0x03;
 export const KVM_CAP_SET_TSS_ADDR = 0x04;
 export const KVM_CAP_EXT_CPUID = 0x07;
 export const KVM_CAP_PIT2 = 0x21;
+export const KVM_CAP_IRQ_ROUTING = 0x19;
 export const KVM_CAP_SIGNAL_MSI = 0x4d;
 export const KVM_CAP_IMMEDIATE_EXIT = 0x88;
 export const KVM_CAP_MAX_VCPUS = 0x42;
@@ -64,6 +66,13 @@ export const KVM_SYSTEM_EVENT_RESET = 2;
 export const KVM_SYSTEM_EVENT_CRASH = 3;
 
 export const KVM_PIT_SPEAKER_DUMMY = 1;
+
+/** struct kvm_irq_routing_entry: gsi, type, flags, pad, then a 32-byte union. */
+export const IRQ_ROUTING_ENTRY_SIZE = 48;
+export const KVM_IRQ_ROUTING_IRQCHIP = 1;
+export const KVM_IRQCHIP_PIC_MASTER = 0;
+export const KVM_IRQCHIP_PIC_SLAVE = 1;
+export const KVM_IRQCHIP_IOAPIC = 2;
 
 /** struct kvm_run (the mmap'd per-vCPU area). */
 export const RUN = {

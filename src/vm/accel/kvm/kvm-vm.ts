@@ -11,7 +11,7 @@
 import { TsvirtError } from '../../../lib/errors.js';
 import type { IoBus } from '../../bus.js';
 import type { IrqLine, MsiSink } from '../../irq.js';
-import { BufferGuestMemory, pcRamLayout, type GuestMemory } from '../../memory.js';
+import { BufferGuestMemory, pcRamLayout } from '../../memory.js';
 import * as abi from './abi.js';
 import { buildCpuid, type CpuidEntry } from './cpuid.js';
 import { KvmVcpu } from './kvm-vcpu.js';
@@ -73,7 +73,7 @@ interface Mapping {
 }
 
 export class KvmVm {
-  readonly memory: GuestMemory;
+  readonly memory: BufferGuestMemory;
   readonly irqchip: boolean;
   readonly vcpuCount: number;
   private readonly mappings: Mapping[] = [];
@@ -103,7 +103,38 @@ export class KvmVm {
       const pit = new Uint8Array(64);
       new DataView(pit.buffer).setUint32(0, abi.KVM_PIT_SPEAKER_DUMMY, true);
       if (libc.ioctlPtr(vmFd, abi.KVM_CREATE_PIT2, pit) < 0) throw kvmError('KVM_CREATE_PIT2', libc.errno());
+      this.setPcIrqRouting();
     }
+  }
+
+  /**
+   * GSI routes as the PC's ACPI tables describe them (MADT interrupt source override
+   * IRQ0 -> GSI 2): GSI n < 16 reaches i8259 pin n and IOAPIC pin n, except that GSI 0
+   * (the PIT, also what the in-kernel PIT raises) lands on IOAPIC pin 2 and GSI 2 (the
+   * cascade) has no route; GSIs 16-23 (PCI INTx) reach the IOAPIC only. KVM's default
+   * table would send GSI 0 to IOAPIC pin 0, where the guest does not look for its timer.
+   */
+  private setPcIrqRouting(): void {
+    const routes: Array<[gsi: number, chip: number, pin: number]> = [];
+    for (let gsi = 0; gsi < 16; gsi++) {
+      if (gsi === 2) continue;
+      routes.push([gsi, gsi < 8 ? abi.KVM_IRQCHIP_PIC_MASTER : abi.KVM_IRQCHIP_PIC_SLAVE, gsi & 7]);
+    }
+    for (let gsi = 0; gsi < 24; gsi++) {
+      if (gsi === 2) continue;
+      routes.push([gsi, abi.KVM_IRQCHIP_IOAPIC, gsi === 0 ? 2 : gsi]);
+    }
+    const buf = new Uint8Array(8 + routes.length * abi.IRQ_ROUTING_ENTRY_SIZE);
+    const dv = new DataView(buf.buffer);
+    dv.setUint32(0, routes.length, true);
+    routes.forEach(([gsi, chip, pin], i) => {
+      const o = 8 + i * abi.IRQ_ROUTING_ENTRY_SIZE;
+      dv.setUint32(o, gsi, true);
+      dv.setUint32(o + 4, abi.KVM_IRQ_ROUTING_IRQCHIP, true);
+      dv.setUint32(o + 16, chip, true);
+      dv.setUint32(o + 20, pin, true);
+    });
+    if (libc.ioctlPtr(this.vmFd, abi.KVM_SET_GSI_ROUTING, buf) < 0) throw kvmError('KVM_SET_GSI_ROUTING', libc.errno());
   }
 
   static create(opts: KvmVmOptions): KvmVm {
@@ -117,6 +148,9 @@ export class KvmVm {
       }
       if ((opts.irqchip ?? true) && libc.ioctlInt(kvmFd, abi.KVM_CHECK_EXTENSION, abi.KVM_CAP_PIT2) <= 0) {
         throw new TsvirtError("this kernel's KVM lacks KVM_CAP_PIT2 (in-kernel PIT)", HINT);
+      }
+      if ((opts.irqchip ?? true) && libc.ioctlInt(kvmFd, abi.KVM_CHECK_EXTENSION, abi.KVM_CAP_IRQ_ROUTING) <= 0) {
+        throw new TsvirtError("this kernel's KVM lacks KVM_CAP_IRQ_ROUTING", HINT);
       }
       vmFd = libc.ioctlInt(kvmFd, abi.KVM_CREATE_VM, opts.machineType ?? 0);
       if (vmFd < 0) {
@@ -136,7 +170,7 @@ export class KvmVm {
     }
   }
 
-  private mapRam(memoryBytes: number): GuestMemory {
+  private mapRam(memoryBytes: number): BufferGuestMemory {
     const regions = pcRamLayout(memoryBytes).map((r, slot) => {
       const ptr = libc.mmap(
         null,

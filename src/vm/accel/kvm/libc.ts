@@ -37,6 +37,18 @@ export const munmap = libc.func('int munmap(void *addr, size_t length)');
 export const strerror = libc.func('const char *strerror(int errnum)');
 export const pthreadSelf = libc.func('unsigned long pthread_self()');
 export const pthreadKill = libc.func('int pthread_kill(unsigned long thread, int sig)');
+export const gettid = libc.func('int gettid()');
+export const dlsym = libc.func('void *dlsym(void *handle, const char *name)');
+export const sigaction = libc.func('int sigaction(int sig, void *act, void *oldact)');
+export const currentSigrtmin = libc.func('int __libc_current_sigrtmin()');
+// timer_t is a pointer in glibc; carried here as the integer it is on x86-64.
+export const timerCreate = libc.func('int timer_create(int clockid, void *sevp, void *timerid)');
+export const timerSettime = libc.func('int timer_settime(uint64_t timerid, int flags, void *newValue, void *oldValue)');
+export const timerDelete = libc.func('int timer_delete(uint64_t timerid)');
+
+export const CLOCK_MONOTONIC = 1;
+export const SIGEV_THREAD_ID = 4;
+export const SA_RESTART = 0x10000000;
 
 export function errno(): number {
   return koffi.errno();
