@@ -1,15 +1,15 @@
 // Integer arithmetic and logic instructions (Intel SDM Vol. 2): ADD/OR/ADC/SBB/AND/SUB/
 // XOR/CMP in all forms, INC/DEC, NEG/NOT, TEST, the shift/rotate group, MUL/IMUL/DIV/IDIV,
-// SHLD/SHRD, XADD, CMPXCHG/CMPXCHG8B/CMPXCHG16B, CBW/CWD families.
+// SHLD/SHRD, XADD, CMPXCHG/CMPXCHG8B/CMPXCHG16B, CBW/CWD families, and the BCD adjusts
+// DAA/DAS/AAA/AAS/AAM/AAD (outside 64-bit mode only).
 // Values of 8-32 bits are unsigned JS numbers; 64-bit values travel as (lo, hi) unsigned
 // halves with the high half of results in Cpu.th. Arithmetic flags are lazy (state.ts);
 // shifts, rotates and multiplies set them eagerly. Flags the SDM leaves undefined are
 // computed as the host CPU of this project does where cheap, otherwise left unchanged.
-// BCD instructions (DAA/DAS/AAA/AAS/AAM/AAD) are not implemented.
 
 import type { Cpu } from './cpu.js';
 import { CpuFault, Vector } from './fault.js';
-import { CF, F_ADC, F_ADD, F_DEC, F_INC, F_LOGIC, F_SBB, F_SUB, OF, PARITY, SF, SIZE_MASK, SIZE_SIGN, ZF } from './flags.js';
+import { AF, CF, F_ADC, F_ADD, F_DEC, F_INC, F_LOGIC, F_SBB, F_SUB, OF, PARITY, SF, SIZE_MASK, SIZE_SIGN, ZF } from './flags.js';
 import type { Insn } from './insn.js';
 
 const TWO32 = 4294967296;
@@ -648,4 +648,61 @@ export function cwd(c: Cpu, i: Insn): void {
     case 4: c.writeReg(4, 2, (c.lo[0] >> 31) >>> 0); break;
     default: { const s = c.hi[0] >> 31; c.lo[2] = s; c.hi[2] = s; break; }
   }
+}
+
+// ---- BCD adjusts (SDM Vol. 2 DAA/DAS/AAA/AAS/AAM/AAD): invalid in 64-bit mode ----
+// OF (and for AAA/AAS SF/ZF/PF, for AAM/AAD AF/CF) are undefined: they are cleared.
+
+function bcdFlags(al: number, cf: boolean, af: boolean): number {
+  return (cf ? CF : 0) | (af ? AF : 0) | (al === 0 ? ZF : 0) | (al & 0x80 ? SF : 0) | PARITY[al];
+}
+
+/** DAA (27) and DAS (2F): adjust AL after a packed-BCD addition or subtraction. */
+export function decimalAdjust(c: Cpu, i: Insn): void {
+  if (c.codeMode === 64) throw new CpuFault(Vector.UD);
+  const sub = i.opcode === 0x2f;
+  const oldAl = c.lo[0] & 0xff, oldCf = c.getCF() !== 0;
+  let al = oldAl, cf = false, af = false;
+  if ((al & 0x0f) > 9 || c.getAF()) {
+    al = sub ? al - 6 : al + 6;
+    cf = oldCf || al < 0 || al > 0xff;
+    al &= 0xff;
+    af = true;
+  }
+  if (oldAl > 0x99 || oldCf) {
+    al = (sub ? al - 0x60 : al + 0x60) & 0xff;
+    cf = true;
+  } else if (!sub) cf = false;
+  c.writeReg(1, 0, al);
+  c.setArithFlags(bcdFlags(al, cf, af));
+}
+
+/** AAA (37) and AAS (3F): adjust AX after an unpacked-BCD addition or subtraction. */
+export function asciiAdjust(c: Cpu, i: Insn): void {
+  if (c.codeMode === 64) throw new CpuFault(Vector.UD);
+  let ax = c.lo[0] & 0xffff;
+  const adjust = (ax & 0x0f) > 9 || c.getAF();
+  if (adjust) ax = i.opcode === 0x37 ? ax + 0x106 : ax - 6 - 0x100;
+  const al = ax & 0x0f;
+  c.writeReg(2, 0, (ax & 0xff00) | al);
+  c.setArithFlags(bcdFlags(al, adjust, adjust));
+}
+
+/** AAM imm8 (D4): AH = AL / imm8, AL = AL mod imm8; a zero base raises #DE. */
+export function aam(c: Cpu, i: Insn): void {
+  if (c.codeMode === 64) throw new CpuFault(Vector.UD);
+  const base = i.imm & 0xff;
+  if (base === 0) throw new CpuFault(Vector.DE);
+  const al = c.lo[0] & 0xff, r = al % base;
+  c.writeReg(2, 0, (((al - r) / base) << 8) | r);
+  c.setArithFlags(bcdFlags(r, false, false));
+}
+
+/** AAD imm8 (D5): AL = AL + AH * imm8, AH = 0. */
+export function aad(c: Cpu, i: Insn): void {
+  if (c.codeMode === 64) throw new CpuFault(Vector.UD);
+  const ax = c.lo[0] & 0xffff;
+  const al = ((ax & 0xff) + (ax >> 8) * (i.imm & 0xff)) & 0xff;
+  c.writeReg(2, 0, al);
+  c.setArithFlags(bcdFlags(al, false, false));
 }

@@ -7,17 +7,24 @@
 // Float arithmetic is done in float64 and rounded with Math.fround for single precision
 // (exact for +, -, *, /, sqrt). Not modelled: MXCSR exception flags and unmasked SIMD
 // exceptions (#XM), DAZ/FTZ, rounding modes other than nearest-even for arithmetic (the
-// conversions do honour MXCSR.RC), MMX forms of the integer instructions.
+// conversions do honour MXCSR.RC). The MMX forms (exec-mmx.ts) reuse the integer code here.
 
 import type { Cpu } from './cpu.js';
 import { CpuFault, Vector } from './fault.js';
 import { CF, PF, ZF } from './flags.js';
-import type { Insn } from './insn.js';
+import { Insn } from './insn.js';
 import { CR0_EM, CR0_TS, CR4_OSFXSR } from './state.js';
 
 const TWO32 = 4294967296;
-const SRC = 16;
+export const SRC = 16;
 const TMP = 17;
+
+/**
+ * The instruction an MMX form runs the SSE2 integer code with (exec-mmx.ts): operands
+ * staged in scratch slots, the result in the low 64 bits. It skips the SSE checks (MMX
+ * forms need neither CR4.OSFXSR nor an XMM register).
+ */
+export const MMX_SHADOW = new Insn(() => { throw new Error('MMX_SHADOW is never executed'); });
 
 interface Views {
   u8: Uint8Array; i8: Int8Array; u16: Uint16Array; i16: Int16Array; u32: Uint32Array; i32: Int32Array;
@@ -25,7 +32,7 @@ interface Views {
 }
 const VIEWS = new WeakMap<Cpu, Views>();
 
-function views(c: Cpu): Views {
+export function views(c: Cpu): Views {
   let v = VIEWS.get(c);
   if (!v) {
     const b = c.xmm.buffer;
@@ -36,15 +43,15 @@ function views(c: Cpu): Views {
   return v;
 }
 
-function checkSse(c: Cpu): void {
+export function checkSse(c: Cpu): void {
   if ((c.cr0 & CR0_EM) !== 0 || (c.cr4 & CR4_OSFXSR) === 0) throw new CpuFault(Vector.UD);
   if ((c.cr0 & CR0_TS) !== 0) throw new CpuFault(Vector.NM);
 }
 
 /** Loads the source operand (xmm register or 16/8/4 bytes of memory into slot SRC); returns its slot. */
 function src(c: Cpu, i: Insn, bytes = 16, aligned = false): number {
+  if (i.rm >= 0) { if (i !== MMX_SHADOW) checkSse(c); return i.rm; }
   checkSse(c);
-  if (i.rm >= 0) return i.rm;
   const ea = c.ea(i);
   if (aligned && ea % 16 !== 0) throw new CpuFault(Vector.GP, 0);
   const x = c.xmm, b = SRC * 4;
@@ -54,7 +61,7 @@ function src(c: Cpu, i: Insn, bytes = 16, aligned = false): number {
   return SRC;
 }
 
-function storeMem(c: Cpu, ea: number, slot: number, bytes: number): void {
+export function storeMem(c: Cpu, ea: number, slot: number, bytes: number): void {
   const x = c.xmm, b = slot * 4;
   if (bytes === 16) { c.probeWrite(ea); c.probeWrite(ea + 15); }
   c.write32(ea, x[b]);
@@ -180,6 +187,27 @@ export function pmovmskb(c: Cpu, i: Insn): void {
   let r = 0;
   for (let k = 0; k < 16; k++) r |= (u8[s + k] >> 7) << k;
   c.writeReg(4, i.reg, r);
+}
+
+/**
+ * The byte-masked store of MASKMOVDQU (66 0F F7) and MASKMOVQ (0F F7, exec-mmx.ts): each
+ * of the n bytes of slot `data` whose byte in slot `mask` has its top bit set goes to
+ * DS:rDI + k (SDM Vol. 2 MASKMOVDQU). Both ends are probed first so that a fault leaves
+ * memory untouched.
+ */
+export function maskedStore(c: Cpu, i: Insn, data: number, mask: number, n: number): void {
+  const u8 = views(c).u8;
+  const off = i.asize === 8 ? c.reg64(7) : i.asize === 4 ? c.lo[7] >>> 0 : c.lo[7] & 0xffff;
+  const lin = c.segAddr(i.seg, off);
+  c.probeWrite(lin); c.probeWrite(lin + n - 1);
+  for (let k = 0; k < n; k++) if (u8[mask * 16 + k] & 0x80) c.write8(lin + k, u8[data * 16 + k]);
+}
+
+/** MASKMOVDQU xmm1, xmm2 (66 0F F7): register operands only. */
+export function maskmovdqu(c: Cpu, i: Insn): void {
+  checkSse(c);
+  if (i.rm < 0) throw new CpuFault(Vector.UD);
+  maskedStore(c, i, i.reg, i.rm, 16);
 }
 
 // ---- logic (PAND/PANDN/POR/PXOR, ANDPS/ANDNPS/ORPS/XORPS and PD forms) ----
@@ -392,10 +420,12 @@ function shiftLanes(c: Cpu, reg: number, op: number, bits: number, count: number
 
 /** PSRLW/D/Q, PSRAW/D, PSLLW/D/Q with an immediate (66 0F 71/72/73 /2 /4 /6) and PSRLDQ/PSLLDQ (/3 /7). */
 export function shiftImm(c: Cpu, i: Insn): void {
-  checkSse(c);
-  if (i.rm < 0) throw new CpuFault(Vector.UD);
+  if (i !== MMX_SHADOW) checkSse(c);
   const op = (i.modrm >> 3) & 7, count = i.imm & 0xff;
   const bits = i.opcode === 0x0f71 ? 16 : i.opcode === 0x0f72 ? 32 : 64;
+  // Defined: /2 /4 /6 on words and dwords, /2 /3 /6 /7 on quadwords (no PSRAQ).
+  const valid = bits === 64 ? op === 2 || op === 3 || op === 6 || op === 7 : op === 2 || op === 4 || op === 6;
+  if (i.rm < 0 || !valid) throw new CpuFault(Vector.UD);
   if (bits === 64 && (op === 3 || op === 7)) {
     const u8 = views(c).u8, r = i.rm * 16, n = Math.min(count, 16);
     const t: number[] = [];
@@ -661,7 +691,7 @@ function fxsave(c: Cpu, ea: number, _rexW: boolean): void {
   c.write32(ea + 24, c.mxcsr);
   c.write32(ea + 28, 0xffff); // MXCSR_MASK: DAZ not supported
   for (let r = 0; r < 8; r++) {
-    const bytes = f64ToF80(f.st[(f.top + r) & 7]);
+    const bytes = f.image80((f.top + r) & 7);
     for (let k = 0; k < 16; k++) c.write8(ea + 32 + 16 * r + k, k < 10 ? bytes[k] : 0);
   }
   const n = c.codeMode === 64 ? 16 : 8;
@@ -682,7 +712,7 @@ function fxrstor(c: Cpu, ea: number, _rexW: boolean): void {
   for (let r = 0; r < 8; r++) {
     const bytes = new Uint8Array(10);
     for (let k = 0; k < 10; k++) bytes[k] = c.read8(ea + 32 + 16 * r + k);
-    f.st[(f.top + r) & 7] = f80ToF64(bytes);
+    f.load80((f.top + r) & 7, bytes);
   }
   // The abridged tag names physical registers.
   f.setAbridgedTag(tags);
@@ -690,44 +720,4 @@ function fxrstor(c: Cpu, ea: number, _rexW: boolean): void {
   const n = c.codeMode === 64 ? 16 : 8;
   const x = c.xmm;
   for (let r = 0; r < n; r++) for (let k = 0; k < 4; k++) x[r * 4 + k] = c.read32(ea + 160 + 16 * r + 4 * k);
-}
-
-/** float64 to x87 80-bit extended (little-endian bytes). */
-export function f64ToF80(v: number): Uint8Array {
-  const out = new Uint8Array(10);
-  const dv = new DataView(new ArrayBuffer(8));
-  dv.setFloat64(0, v, true);
-  const hi = dv.getUint32(4, true), lo = dv.getUint32(0, true);
-  const sign = hi >>> 31;
-  const exp = (hi >>> 20) & 0x7ff;
-  let mantHi = ((hi & 0xfffff) << 11) | (lo >>> 21), mantLo = (lo << 11) >>> 0;
-  let e: number;
-  if (exp === 0 && mantHi === 0 && mantLo === 0) { e = 0; }
-  else if (exp === 0x7ff) { e = 0x7fff; mantHi = (mantHi | 0x8000_0000) >>> 0; }
-  else if (exp === 0) {
-    // Denormal double: normalise into the wider exponent range.
-    let m = BigInt(hi & 0xfffff) << 32n | BigInt(lo);
-    let ee = 1 - 1023 + 16383;
-    while ((m & (1n << 52n)) === 0n) { m <<= 1n; ee--; }
-    m <<= 11n;
-    mantHi = Number(m >> 32n); mantLo = Number(m & 0xffff_ffffn);
-    e = ee;
-  } else { e = exp - 1023 + 16383; mantHi = (mantHi | 0x8000_0000) >>> 0; }
-  const d = new DataView(out.buffer);
-  d.setUint32(0, mantLo >>> 0, true);
-  d.setUint32(4, mantHi >>> 0, true);
-  d.setUint16(8, (sign << 15) | e, true);
-  return out;
-}
-
-/** x87 80-bit extended to float64 (rounded to nearest). */
-export function f80ToF64(b: Uint8Array): number {
-  const d = new DataView(b.buffer, b.byteOffset, 10);
-  const mantLo = d.getUint32(0, true), mantHi = d.getUint32(4, true);
-  const se = d.getUint16(8, true);
-  const sign = se >> 15 ? -1 : 1, e = se & 0x7fff;
-  if (e === 0 && mantHi === 0 && mantLo === 0) return sign * 0;
-  if (e === 0x7fff) return (mantHi & 0x7fff_ffff) === 0 && mantLo === 0 ? sign * Infinity : NaN;
-  const mant = mantHi * TWO32 + mantLo; // rounded to 53 bits by the double arithmetic
-  return sign * mant * Math.pow(2, e - 16383 - 63);
 }

@@ -11,9 +11,8 @@ import type { Cpu } from './cpu.js';
 import { CpuFault, UnimplementedError, Vector } from './fault.js';
 import { CF, PF, ZF } from './flags.js';
 import type { Insn } from './insn.js';
-import { f64ToF80, f80ToF64 } from './exec-sse.js';
 import { CR0_EM, CR0_TS } from './state.js';
-import { FSW_C0, FSW_C1, FSW_C2, FSW_C3, type X87 } from './x87.js';
+import { f64ToF80, f80ToF64, FSW_C0, loadsUnchanged80, FSW_C1, FSW_C2, FSW_C3, type X87 } from './x87.js';
 
 const TWO32 = 4294967296;
 const scratch = new DataView(new ArrayBuffer(8));
@@ -33,9 +32,18 @@ function readReal(c: Cpu, ea: number, bytes: number): number {
     scratch.setUint32(0, lo, true); scratch.setUint32(4, hi, true);
     return scratch.getFloat64(0, true);
   }
+  return f80ToF64(read80(c, ea));
+}
+
+function read80(c: Cpu, ea: number): Uint8Array {
   const b = new Uint8Array(10);
   for (let k = 0; k < 10; k++) b[k] = c.read8(ea + k);
-  return f80ToF64(b);
+  return b;
+}
+
+function write80(c: Cpu, ea: number, b: Uint8Array): void {
+  c.probeWrite(ea + 9);
+  for (let k = 0; k < 10; k++) c.write8(ea + k, b[k]);
 }
 
 function writeReal(c: Cpu, ea: number, bytes: number, v: number): void {
@@ -45,9 +53,7 @@ function writeReal(c: Cpu, ea: number, bytes: number, v: number): void {
     c.write64(ea, scratch.getUint32(0, true), scratch.getUint32(4, true));
     return;
   }
-  const b = f64ToF80(v);
-  c.probeWrite(ea + 9);
-  for (let k = 0; k < 10; k++) c.write8(ea + k, b[k]);
+  write80(c, ea, f64ToF80(v));
 }
 
 function readInt(c: Cpu, ea: number, bytes: number): number {
@@ -158,7 +164,11 @@ function d9Register(c: Cpu, f: X87, reg: number, sti: number): void {
     case 3: f.set(sti, f.get(0)); f.pop(); return; // FSTP1 alias
   }
   const m = 0xd9e0 | ((reg - 4) << 3) | sti;
-  const st0 = f.get(0);
+  // Forms that do not read ST(0): reading an empty one would flag a stack underflow.
+  if (m >= 0xd9e8 && m <= 0xd9ee) { f.push(CONSTS[m - 0xd9e8]); return; }
+  if (m === 0xd9f6) { f.top = (f.top - 1) & 7; return; }
+  if (m === 0xd9f7) { f.top = (f.top + 1) & 7; return; }
+  const st0 = m === 0xd9e5 ? f.st[f.top] : f.get(0); // FXAM classifies an empty register too
   switch (m) {
     case 0xd9e0: f.set(0, -st0); return;
     case 0xd9e1: f.set(0, Math.abs(st0)); return;
@@ -191,8 +201,6 @@ function d9Register(c: Cpu, f: X87, reg: number, sti: number): void {
       if (q & 1) f.sw |= FSW_C1; if (q & 2) f.sw |= FSW_C3; if (q & 4) f.sw |= FSW_C0;
       return;
     }
-    case 0xd9f6: f.top = (f.top - 1) & 7; return;
-    case 0xd9f7: f.top = (f.top + 1) & 7; return;
     case 0xd9f9: { const y = f.get(1); f.pop(); f.set(0, y * Math.log2(st0 + 1)); return; }
     case 0xd9fa: f.set(0, Math.sqrt(st0)); return;
     case 0xd9fb: f.set(0, Math.sin(st0)); f.push(Math.cos(st0)); f.sw &= ~FSW_C2; return;
@@ -201,7 +209,6 @@ function d9Register(c: Cpu, f: X87, reg: number, sti: number): void {
     case 0xd9fe: f.set(0, Math.sin(st0)); f.sw &= ~FSW_C2; return;
     case 0xd9ff: f.set(0, Math.cos(st0)); f.sw &= ~FSW_C2; return;
   }
-  if (m >= 0xd9e8 && m <= 0xd9ee) { f.push(CONSTS[m - 0xd9e8]); return; }
   throw new UnimplementedError(`x87 d9 ${(m & 0xff).toString(16)} not implemented`);
 }
 
@@ -230,8 +237,8 @@ function memoryForm(c: Cpu, f: X87, i: Insn, esc: number, reg: number): void {
         case 0: f.push(readInt(c, ea, 4)); return;
         case 2: writeInt(c, f, ea, 4, f.get(0)); return;
         case 3: writeInt(c, f, ea, 4, f.get(0)); f.pop(); return;
-        case 5: f.push(readReal(c, ea, 10)); return;
-        case 7: writeReal(c, ea, 10, f.get(0)); f.pop(); return;
+        case 5: { const b = read80(c, ea); f.push(f80ToF64(b)); if (loadsUnchanged80(b)) f.load80(f.top, b); return; } // keeps the exact image
+        case 7: { const v = f.get(0); write80(c, ea, f.empty[f.top] ? f64ToF80(v) : f.image80(f.top)); f.pop(); return; }
       }
       break;
     case 5:
@@ -242,13 +249,13 @@ function memoryForm(c: Cpu, f: X87, i: Insn, esc: number, reg: number): void {
         case 4: { // FRSTOR
           const envBytes = i.osize === 2 ? 14 : 28;
           loadEnv(c, f, ea, i.osize);
-          for (let r = 0; r < 8; r++) f.st[(f.top + r) & 7] = readReal(c, ea + envBytes + 10 * r, 10);
+          for (let r = 0; r < 8; r++) f.load80((f.top + r) & 7, read80(c, ea + envBytes + 10 * r));
           return;
         }
         case 6: { // FNSAVE
           const envBytes = i.osize === 2 ? 14 : 28;
           storeEnv(c, f, ea, i.osize);
-          for (let r = 0; r < 8; r++) writeReal(c, ea + envBytes + 10 * r, 10, f.st[(f.top + r) & 7]);
+          for (let r = 0; r < 8; r++) write80(c, ea + envBytes + 10 * r, f.image80((f.top + r) & 7));
           f.init();
           return;
         }

@@ -7,7 +7,7 @@
 // with no exec are invalid in the mode (e.g. #UD opcodes).
 
 import {
-  aluAI, aluEG, aluEI, aluGE, cbw, cmpxchg, cmpxchg8b, cwd, divE, imulGE, incDecE, incDecZ, mulE, negE, notE,
+  aad, aam, aluAI, aluEG, asciiAdjust, decimalAdjust, aluEI, aluGE, cbw, cmpxchg, cmpxchg8b, cwd, divE, imulGE, incDecE, incDecZ, mulE, negE, notE,
   shiftDouble, shiftGroup, testEG, testEI, xadd,
 } from './exec-alu.js';
 import {
@@ -86,6 +86,12 @@ function one(): OpcodeSpec[] {
     t.push({ opcode: 0xb0 + r, mnemonic: 'mov', operands: 'Zb,Ib', exec: movZI });
     t.push({ opcode: 0xb8 + r, mnemonic: 'mov', operands: 'Zv,Iv', exec: movZI });
   }
+  t.push({ opcode: 0x27, mnemonic: 'daa', operands: '', exec: decimalAdjust });
+  t.push({ opcode: 0x2f, mnemonic: 'das', operands: '', exec: decimalAdjust });
+  t.push({ opcode: 0x37, mnemonic: 'aaa', operands: '', exec: asciiAdjust });
+  t.push({ opcode: 0x3f, mnemonic: 'aas', operands: '', exec: asciiAdjust });
+  t.push({ opcode: 0xd4, mnemonic: 'aam', operands: 'Ib', exec: aam });
+  t.push({ opcode: 0xd5, mnemonic: 'aad', operands: 'Ib', exec: aad });
   t.push({ opcode: 0x60, mnemonic: 'pusha', operands: '', exec: pusha });
   t.push({ opcode: 0x61, mnemonic: 'popa', operands: '', exec: popa });
   t.push({ opcode: 0x63, mnemonic: 'movsxd', operands: 'Gv,Ed', exec: movsxd });

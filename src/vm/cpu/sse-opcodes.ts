@@ -1,14 +1,16 @@
-// SSE/SSE2 opcode entries (Intel SDM Vol. 2 Appendix A, 0F map, Table A-3 with the
-// mandatory-prefix columns): one entry per opcode and prefix (none = PS/MMX column,
-// 66 = PD/XMM-integer, F3 = SS, F2 = SD). MMX (no-prefix integer) forms are absent and
-// report as unimplemented. Semantics in exec-sse.ts.
+// SSE/SSE2 and MMX opcode entries (Intel SDM Vol. 2 Appendix A, 0F map, Table A-3 with
+// the mandatory-prefix columns): one entry per opcode and prefix (none = PS/MMX column,
+// 66 = PD/XMM-integer, F3 = SS, F2 = SD). Semantics in exec-sse.ts and exec-mmx.ts.
 
 import {
   comis, cvtDqPd, cvtDqPs, cvtFloat, cvts2si, cvtsi2s, farith, fcmp, group15, logic, movdFromXmm, movdToXmm,
-  movHalfLoad, movHalfStore, movLoad, movmsk, movnti, movqLoad, movqStore, movScalarLoad, movScalarStore, movStore,
+  maskmovdqu, movHalfLoad, movHalfStore, movLoad, movmsk, movnti, movqLoad, movqStore, movScalarLoad, movScalarStore, movStore,
   pack, pextrw, pint, pinsrw, pmaddwd, pmovmskb, pquad, psadbw, pshuf, shiftImm, shiftXmm, shufp, unpack,
 } from './exec-sse.js';
-import { nop } from './exec-move.js';
+import {
+  cvtp2pi, cvtpi2p, emms, maskmovq, mmxPack, mmxShiftImm, mmxUnpackHigh, movdFromMm, movdToMm, movq2dq, movqFromMm,
+  movqToMm, pextrwMm, pinsrwMm, pmovmskbMm, viaXmm,
+} from './exec-mmx.js';
 import type { OpcodeSpec } from './opcodes.js';
 
 const P66 = 0x66, F3 = 0xf3, F2 = 0xf2;
@@ -70,15 +72,55 @@ function simd(): OpcodeSpec[] {
   add(0x0f71, P66, 'grp12', 'Ux,Ib', shiftImm); add(0x0f72, P66, 'grp13', 'Ux,Ib', shiftImm); add(0x0f73, P66, 'grp14', 'Ux,Ib', shiftImm);
   const SHX: Array<[number, string]> = [[0xd1, 'psrlw'], [0xd2, 'psrld'], [0xd3, 'psrlq'], [0xe1, 'psraw'], [0xe2, 'psrad'], [0xf1, 'psllw'], [0xf2, 'pslld'], [0xf3, 'psllq']];
   for (const [op, m] of SHX) add(0x0f00 | op, P66, m, 'Vx,Wx', shiftXmm);
-  add(0x0f77, 0, 'emms', '', nop);
+  mmx(add, t);
   add(0x0fc2, 0, 'cmpps', 'Vps,Wps,Ib', fcmp); add(0x0fc2, P66, 'cmppd', 'Vpd,Wpd,Ib', fcmp);
   add(0x0fc2, F3, 'cmpss', 'Vss,Wss,Ib', fcmp); add(0x0fc2, F2, 'cmpsd', 'Vsd,Wsd,Ib', fcmp);
   add(0x0fc3, 0, 'movnti', 'My,Gy', movnti);
   add(0x0fc4, P66, 'pinsrw', 'Vdq,Ew,Ib', pinsrw); add(0x0fc5, P66, 'pextrw', 'Gd,Udq,Ib', pextrw);
   add(0x0fc6, 0, 'shufps', 'Vps,Wps,Ib', shufp); add(0x0fc6, P66, 'shufpd', 'Vpd,Wpd,Ib', shufp);
   add(0x0fd7, P66, 'pmovmskb', 'Gd,Ux', pmovmskb);
+  add(0x0ff7, P66, 'maskmovdqu', 'Vdq,Udq', maskmovdqu);
   add(0x0fae, 0, 'grp15', 'M', group15);
   return t;
+}
+
+/**
+ * The no-prefix (MMX register) forms of the integer instructions, MMX's own moves and EMMS,
+ * SSE's MMX extensions and SSE2's PADDQ/PSUBQ/PMULUDQ on mm, MOVQ2DQ/MOVDQ2Q, CVT*PI*.
+ */
+function mmx(add: (opcode: number, prefix: number, mnemonic: string, operands: string, exec: OpcodeSpec['exec']) => void, sseForms: readonly OpcodeSpec[]): void {
+  const LANEWISE: Array<[number, string]> = [
+    [0x60, 'punpcklbw'], [0x61, 'punpcklwd'], [0x62, 'punpckldq'],
+    [0x64, 'pcmpgtb'], [0x65, 'pcmpgtw'], [0x66, 'pcmpgtd'], [0x74, 'pcmpeqb'], [0x75, 'pcmpeqw'], [0x76, 'pcmpeqd'],
+    [0xd1, 'psrlw'], [0xd2, 'psrld'], [0xd3, 'psrlq'], [0xd4, 'paddq'], [0xd5, 'pmullw'], [0xd8, 'psubusb'], [0xd9, 'psubusw'],
+    [0xda, 'pminub'], [0xdb, 'pand'], [0xdc, 'paddusb'], [0xdd, 'paddusw'], [0xde, 'pmaxub'], [0xdf, 'pandn'],
+    [0xe0, 'pavgb'], [0xe1, 'psraw'], [0xe2, 'psrad'], [0xe3, 'pavgw'], [0xe4, 'pmulhuw'], [0xe5, 'pmulhw'],
+    [0xe8, 'psubsb'], [0xe9, 'psubsw'], [0xea, 'pminsw'], [0xeb, 'por'], [0xec, 'paddsb'], [0xed, 'paddsw'], [0xee, 'pmaxsw'], [0xef, 'pxor'],
+    [0xf1, 'psllw'], [0xf2, 'pslld'], [0xf3, 'psllq'], [0xf4, 'pmuludq'], [0xf5, 'pmaddwd'], [0xf6, 'psadbw'],
+    [0xf8, 'psubb'], [0xf9, 'psubw'], [0xfa, 'psubd'], [0xfb, 'psubq'], [0xfc, 'paddb'], [0xfd, 'paddw'], [0xfe, 'paddd'],
+  ];
+  // The SSE2 handler of each opcode's 66 form, from the entries made so far.
+  const sse2 = new Map<number, OpcodeSpec>();
+  for (const e of sseForms) if (e.prefix === P66) sse2.set(e.opcode, e);
+  const via = (op: number, mpfx = P66, srcBytes = 8) => {
+    const e = sse2.get(0x0f00 | op);
+    if (!e?.exec) throw new Error(`no SSE2 form 66 0F ${op.toString(16)} for its MMX form`);
+    return viaXmm(e.exec, mpfx, e.sub ?? 0, srcBytes);
+  };
+  for (const [op, m] of LANEWISE) add(0x0f00 | op, 0, m, 'Pq,Qq', via(op, P66, op <= 0x62 ? 4 : 8));
+  for (const [op, m] of [[0x68, 'punpckhbw'], [0x69, 'punpckhwd'], [0x6a, 'punpckhdq']] as Array<[number, string]>) add(0x0f00 | op, 0, m, 'Pq,Qq', mmxUnpackHigh);
+  add(0x0f63, 0, 'packsswb', 'Pq,Qq', mmxPack); add(0x0f67, 0, 'packuswb', 'Pq,Qq', mmxPack); add(0x0f6b, 0, 'packssdw', 'Pq,Qq', mmxPack);
+  add(0x0f70, 0, 'pshufw', 'Pq,Qq,Ib', via(0x70, F2)); // as PSHUFLW on the low quadword
+  add(0x0f71, 0, 'grp12', 'Nq,Ib', mmxShiftImm); add(0x0f72, 0, 'grp13', 'Nq,Ib', mmxShiftImm); add(0x0f73, 0, 'grp14', 'Nq,Ib', mmxShiftImm);
+  add(0x0f6e, 0, 'movd', 'Pq,Ey', movdToMm); add(0x0f7e, 0, 'movd', 'Ey,Pq', movdFromMm);
+  add(0x0f6f, 0, 'movq', 'Pq,Qq', movqToMm); add(0x0f7f, 0, 'movq', 'Qq,Pq', movqFromMm); add(0x0fe7, 0, 'movntq', 'Mq,Pq', movqFromMm);
+  add(0x0f77, 0, 'emms', '', emms);
+  add(0x0fc4, 0, 'pinsrw', 'Pq,Ew,Ib', pinsrwMm); add(0x0fc5, 0, 'pextrw', 'Gd,Nq,Ib', pextrwMm);
+  add(0x0fd7, 0, 'pmovmskb', 'Gd,Nq', pmovmskbMm); add(0x0ff7, 0, 'maskmovq', 'Pq,Nq', maskmovq);
+  add(0x0fd6, F3, 'movq2dq', 'Vdq,Nq', movq2dq); add(0x0fd6, F2, 'movdq2q', 'Pq,Uq', movq2dq);
+  add(0x0f2a, 0, 'cvtpi2ps', 'Vps,Qpi', cvtpi2p); add(0x0f2a, P66, 'cvtpi2pd', 'Vpd,Qpi', cvtpi2p);
+  add(0x0f2c, 0, 'cvttps2pi', 'Ppi,Wps', cvtp2pi); add(0x0f2c, P66, 'cvttpd2pi', 'Ppi,Wpd', cvtp2pi);
+  add(0x0f2d, 0, 'cvtps2pi', 'Ppi,Wps', cvtp2pi); add(0x0f2d, P66, 'cvtpd2pi', 'Ppi,Wpd', cvtp2pi);
 }
 
 export const SIMD_OPCODES: readonly OpcodeSpec[] = simd();

@@ -63,7 +63,7 @@ export class CpuState {
   stackSize = 2;
 
   /** XMM0-15 as 4 x 32 bits each, with float views over the same bytes. */
-  readonly xmm = new Int32Array(18 * 4); // XMM0-15, then two scratch slots for the executor
+  readonly xmm = new Int32Array(20 * 4); // XMM0-15, then scratch slots for the executor (16-17 SSE, 18-19 MMX)
   readonly xmmF32 = new Float32Array(this.xmm.buffer);
   readonly xmmF64 = new Float64Array(this.xmm.buffer);
   mxcsr = 0x1f80;

@@ -12,7 +12,7 @@
 
 import type { CaseInput } from '../support/snippet-machine.js';
 import { DATA_VA } from '../support/snippet-machine.js';
-import { AF, ARITH_FLAGS, CF, type CaseShaper, gprIndex, interestingXmmQword, modestDouble, OF, PF, type Rng, SF, ZF } from './cases.js';
+import { AF, ARITH_FLAGS, CF, type CaseShaper, gprIndex, interesting64, interestingXmmQword, modestDouble, OF, PF, type Rng, SF, ZF } from './cases.js';
 
 export type Undef = number | ((c: CaseInput) => number);
 
@@ -450,6 +450,10 @@ const MISC: Array<[string, string, boolean]> = [
   ['prefetcht0/prefetchnta', 'prefetcht0 [r15+0x40]; prefetchnta [r15]', true],
   ['clflush', 'clflush [r15+0x40]', true],
   ['movnti m32/m64', 'movnti dword ptr [r15+0x44], ebx; movnti qword ptr [r15+0x48], rcx', true],
+  // The BCD adjusts do not exist in 64-bit mode (SDM Vol. 2 DAA..AAD: #UD).
+  ['daa in 64-bit mode (#UD)', '.byte 0x27', false],
+  ['aas in 64-bit mode (#UD)', '.byte 0x3f', false],
+  ['aam in 64-bit mode (#UD)', '.byte 0xd4, 0x0a', false],
 ];
 for (const [name, asm, mem] of MISC) add({ name, group: 'misc', asm, mem, shape: mem ? memShape : undefined, weight: 0.5 });
 
@@ -669,6 +673,89 @@ add({
 for (const [name, asm, undef] of SSE_OPS) {
   const usesMem = asm.includes('[r15');
   add({ name, group: sse, asm, sse: true, undef, mem: usesMem, shape: usesMem ? memShape : undefined, weight: 3 });
+}
+
+// ---- MMX (SDM Vol. 1 Chapter 9) and SSE's MMX extensions: operands come from the data
+// buffer (quadwords at 0x00-0x5f), results go back to it at 0x80 and up, and every
+// snippet ends with EMMS. The x87 view of the registers (TOP, tags, the 80-bit images)
+// is compared through FNSTSW/FNSTENV/FXSAVE and FSTP m80.
+/** Lane-edge quadwords: each byte or word drawn from the saturation boundaries. */
+function mmxQword(rng: Rng): bigint {
+  const r = rng.below(4);
+  if (r === 0) return interesting64(rng);
+  if (r === 1) return rng.u64();
+  let v = 0n;
+  if (r === 2) for (let k = 0; k < 8; k++) v |= BigInt(rng.pick([0, 1, 0x7f, 0x80, 0x81, 0xfe, 0xff, rng.below(256)])) << BigInt(8 * k);
+  else for (let k = 0; k < 4; k++) v |= BigInt(rng.pick([0, 1, 0x7fff, 0x8000, 0x8001, 0xffff, 0x00ff, 0xff00, rng.below(65536)])) << BigInt(16 * k);
+  return v;
+}
+/** `countAt` holds a shift count (0-70) at that offset half of the time. */
+function mmxShape(countAt?: number): CaseShaper {
+  return (c, rng) => {
+    memShape(c, rng);
+    const v = new DataView(c.data!.buffer);
+    for (let q = 0; q < 12; q++) v.setBigUint64(8 * q, mmxQword(rng), true);
+    if (countAt !== undefined && rng.below(2)) v.setBigUint64(countAt, BigInt(rng.below(71)), true);
+  };
+}
+const MMX_LOAD = 'movq mm0, qword ptr [r15]; movq mm1, qword ptr [r15+8]; movq mm2, qword ptr [r15+0x10]';
+const MMX_STORE = 'movq qword ptr [r15+0x80], mm0; movq qword ptr [r15+0x88], mm1; movq qword ptr [r15+0x90], mm2; emms';
+const MMX_BINARY = [
+  'paddb', 'paddw', 'paddd', 'paddq', 'psubb', 'psubw', 'psubd', 'psubq', 'paddsb', 'paddsw', 'paddusb', 'paddusw',
+  'psubsb', 'psubsw', 'psubusb', 'psubusw', 'pcmpeqb', 'pcmpeqw', 'pcmpeqd', 'pcmpgtb', 'pcmpgtw', 'pcmpgtd',
+  'pmullw', 'pmulhw', 'pmulhuw', 'pmuludq', 'pmaddwd', 'pand', 'pandn', 'por', 'pxor',
+  'packsswb', 'packssdw', 'packuswb', 'punpcklbw', 'punpcklwd', 'punpckldq', 'punpckhbw', 'punpckhwd', 'punpckhdq',
+  'pavgb', 'pavgw', 'pminub', 'pmaxub', 'pminsw', 'pmaxsw', 'psadbw',
+];
+for (const op of MMX_BINARY) {
+  add({
+    name: `${op} mm, mm/m64`, group: 'mmx', mem: true, shape: mmxShape(), weight: 0.5,
+    // The low unpacks read only 32 bits of memory (SDM Vol. 2 PUNPCKLBW: mm/m32).
+    asm: `${MMX_LOAD}; ${op} mm0, mm1; ${op} mm2, ${op.startsWith('punpckl') ? 'dword' : 'qword'} ptr [r15+0x41]; ${op} mm1, mm1; ${MMX_STORE}`,
+  });
+}
+for (const op of ['psrlw', 'psrld', 'psrlq', 'psraw', 'psrad', 'psllw', 'pslld', 'psllq']) {
+  add({
+    name: `${op} mm, mm/m64 count`, group: 'mmx', mem: true, shape: mmxShape(8), weight: 0.5,
+    asm: `${MMX_LOAD}; ${op} mm0, mm1; ${op} mm2, qword ptr [r15+8]; ${MMX_STORE}`,
+  });
+  const counts = op.endsWith('w') ? [0, 1, 7, 15, 16, 200] : op.endsWith('d') ? [0, 3, 31, 32, 255] : [0, 1, 33, 63, 64];
+  add({
+    name: `${op} mm, imm8`, group: 'mmx', mem: true, shape: mmxShape(), weight: 0.3,
+    asm: `${MMX_LOAD}; ${op} mm0, ${counts[1]}; ${op} mm1, ${counts[2]}; ${op} mm2, ${counts[3]}; ${MMX_STORE}; movq mm3, qword ptr [r15+0x18]; ${op} mm3, ${counts[4]}; movq qword ptr [r15+0x98], mm3; emms`,
+  });
+}
+const MMX_MISC: Array<[string, string, CaseShaper?, boolean?]> = [
+  ['movd mm, r32 / movd r32, mm', 'movd mm0, ebx; movd mm1, dword ptr [r15+0x3]; movq qword ptr [r15+0x80], mm0; movq qword ptr [r15+0x88], mm1; movq mm2, qword ptr [r15+0x10]; movd ecx, mm2; movd dword ptr [r15+0x91], mm2; emms'],
+  ['movq mm, r64 / movq r64, mm', 'movq mm0, rbx; movq qword ptr [r15+0x80], mm0; movq mm1, qword ptr [r15+0x8]; movq rcx, mm1; movq mm2, mm1; movq mm3, mm2; movq qword ptr [r15+0x88], mm3; emms'],
+  ['movq mm, m64 / movq m64, mm (page-crossing)', 'movq mm5, qword ptr [r15+0x7b]; movq qword ptr [r15+0x7d], mm5; emms'],
+  ['movntq m64, mm', 'movq mm6, qword ptr [r15+0x20]; movntq qword ptr [r15+0x90], mm6; emms'],
+  ['pshufw', `${MMX_LOAD}; pshufw mm0, mm1, 0x1b; pshufw mm1, mm1, 0xe4; pshufw mm2, qword ptr [r15+0x44], 0x93; ${MMX_STORE}`],
+  ['pinsrw/pextrw mm', `${MMX_LOAD}; pinsrw mm0, ebx, 1; pinsrw mm1, word ptr [r15+0x47], 7; pextrw eax, mm2, 2; pextrw ecx, mm0, 5; ${MMX_STORE}`],
+  ['pmovmskb r32, mm', `${MMX_LOAD}; pmovmskb eax, mm0; pmovmskb r9d, mm2; emms`],
+  ['maskmovq', `${MMX_LOAD}; maskmovq mm0, mm1; emms`, (c, rng) => { mmxShape()(c, rng); c.gpr[gprIndex('rdi')] = BigInt(DATA_VA + 0x60 + rng.below(0x98)); }],
+  // The x87 view: TOP = 0 and all tags valid after an MMX instruction, all empty after EMMS;
+  // an MMX write makes the register's exponent all ones (special to FNSTENV's tag word).
+  ['MMX state: FNSTSW TOP and FNSTENV tags around movd and emms',
+    'movq mm0, qword ptr [r15]; movq mm1, qword ptr [r15+8]; movq mm2, qword ptr [r15+0x10]; movq mm3, qword ptr [r15+0x18]; ' +
+    'movq mm4, qword ptr [r15+0x20]; movq mm5, qword ptr [r15+0x28]; movq mm6, qword ptr [r15+0x30]; movq mm7, qword ptr [r15+0x38]; ' +
+    'fninit; fld1; fldz; fldpi; fnstsw ax; movd mm3, ebx; fnstsw word ptr [r15+0xc0]; fnstenv [r15+0x80]; mov dx, word ptr [r15+0x88]; ' +
+    'emms; fnstenv [r15+0xa0]; mov si, word ptr [r15+0xa8]; fnstsw word ptr [r15+0xc2]; ' +
+    'xor r8d, r8d; mov qword ptr [r15+0x80], r8; mov qword ptr [r15+0x88], r8; mov qword ptr [r15+0x90], r8; mov qword ptr [r15+0x98], r8; ' +
+    'mov qword ptr [r15+0xa0], r8; mov qword ptr [r15+0xa8], r8; mov qword ptr [r15+0xb0], r8; mov qword ptr [r15+0xb8], r8'],
+  ['MMX reads an x87 register (mantissa of fld m64)', 'fninit; fld qword ptr [r15]; movq qword ptr [r15+0x80], mm7; fld1; movq qword ptr [r15+0x88], mm6; emms',
+    (c, rng) => { memShape(c, rng); new DataView(c.data!.buffer).setBigUint64(0, interestingXmmQword(rng), true); }],
+  ['x87 stores an MMX register (fstp m80: exponent all ones)', 'movq mm0, qword ptr [r15]; movq mm1, qword ptr [r15+8]; fstp tbyte ptr [r15+0x80]; fstp tbyte ptr [r15+0x90]; fninit'],
+  ['FXSAVE/FXRSTOR keep MMX registers, TOP and tags',
+    'lea rax, [rsp-0x300]; and rax, -16; movq mm0, qword ptr [r15]; movq mm1, qword ptr [r15+8]; movq mm7, qword ptr [r15+0x38]; ' +
+    'fxsave [rax]; movzx ecx, byte ptr [rax+4]; movzx edx, word ptr [rax+2]; pxor mm0, mm0; pxor mm7, mm7; emms; fld1; fxrstor [rax]; ' +
+    'movq qword ptr [r15+0x80], mm0; movq qword ptr [r15+0x88], mm1; movq qword ptr [r15+0x90], mm7; fxsave [rax]; movzx esi, byte ptr [rax+4]; movzx edi, word ptr [rax+2]; emms; xor eax, eax'],
+  ['movq2dq/movdq2q', `${MMX_LOAD}; movq2dq xmm0, mm1; movdq2q mm2, xmm1; movq2dq xmm2, mm2; ${MMX_STORE}`, undefined, true],
+  ['cvtpi2ps/cvtpi2pd', `${MMX_LOAD}; cvtpi2ps xmm0, mm0; cvtpi2pd xmm1, mm1; cvtpi2ps xmm2, qword ptr [r15+0x48]; cvtpi2pd xmm3, qword ptr [r15+0x50]; emms`, undefined, true],
+  ['cvtps2pi/cvttps2pi/cvtpd2pi/cvttpd2pi', `cvtps2pi mm0, xmm0; cvttps2pi mm1, xmm1; cvtpd2pi mm2, xmm2; cvttpd2pi mm3, xmm3; ${MMX_STORE}; movq qword ptr [r15+0x98], mm3; cvtps2pi mm4, qword ptr [r15+0x8]; cvttpd2pi mm5, xmmword ptr [r15+0x10]; movq qword ptr [r15+0xa0], mm4; movq qword ptr [r15+0xa8], mm5; emms`, undefined, true],
+];
+for (const [name, asm, shape, sseForm] of MMX_MISC) {
+  add({ name, group: 'mmx', asm, mem: true, sse: sseForm, shape: shape ?? mmxShape() });
 }
 
 // ---- 32-bit code (compatibility mode): the 686 kernel and 32-bit user space. Forms that

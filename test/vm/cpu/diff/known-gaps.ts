@@ -3,21 +3,11 @@
 // A form listed here may fail; a form not listed must match the host CPU exactly. Remove an
 // entry as soon as the form passes (the suite prints the entries that now pass).
 
-const BCD = 'BCD adjust opcodes (27 2F 37 3F D4 D5) not implemented yet: invalid in 64-bit mode, only 32-bit code can use them';
 const MXCSR_CONTROL = 'MXCSR rounding control, FTZ and DAZ not implemented yet: SSE arithmetic always rounds to nearest, keeps denormals';
 const MXCSR_FLAGS = 'MXCSR exception status flags (IE DE ZE OE UE PE) not implemented yet: never set';
 const X87_FLOAT64 = 'x87 arithmetic is computed in float64, not 80-bit extended precision yet: results that need the 64-bit mantissa (double rounding to float32, precision control, large FPREM quotients, some rounding modes) can differ in the last bit';
 
 export const KNOWN_GAPS: Readonly<Record<string, string>> = {
-  '[32-bit] daa': BCD,
-  '[32-bit] das': BCD,
-  '[32-bit] aaa': BCD,
-  '[32-bit] aas': BCD,
-  '[32-bit] aam': BCD,
-  '[32-bit] aam 7': BCD,
-  '[32-bit] aam 0 (#DE)': BCD,
-  '[32-bit] aad': BCD,
-  '[32-bit] aad 3': BCD,
   'ldmxcsr/stmxcsr with addsd/mulsd/divsd (results)': MXCSR_CONTROL,
   'ldmxcsr/stmxcsr with cvtsd2si/cvtsd2ss/sqrtsd (results)': MXCSR_CONTROL,
   'ldmxcsr/stmxcsr with addps/mulps/cvtps2dq (results)': MXCSR_CONTROL,
@@ -31,5 +21,4 @@ export const KNOWN_GAPS: Readonly<Record<string, string>> = {
   'fprem loop (fmod)': X87_FLOAT64,
   'fild m64; fstp m32 (double-rounding trap)': X87_FLOAT64,
   'fld m80; fstp m32 (double-rounding trap)': X87_FLOAT64,
-  'maskmovdqu target': 'MASKMOVDQU (66 0F F7) not implemented yet: byte-masked non-temporal store, rare in user code',
 };
