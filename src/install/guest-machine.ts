@@ -38,6 +38,8 @@ export interface GuestSpec {
   nics: readonly GuestNic[];
   rng: boolean;
   onReboot: 'restart' | 'destroy';
+  /** Who runs the vCPUs: KVM for a domain of type kvm, else the software CPU. */
+  accelerator?: 'kvm' | 'ts';
 }
 
 export type GuestRunner = (spec: GuestSpec, console: ConsoleIo) => Promise<MachineResult>;
@@ -88,7 +90,7 @@ export function machineConfigFor(spec: GuestSpec): MachineConfig {
     initrd: spec.initrd,
     cmdline: spec.cmdline,
     pciDevices,
-    accelerator: 'ts',
+    accelerator: spec.accelerator ?? 'ts',
     onReboot: spec.onReboot,
   };
 }

@@ -13,6 +13,7 @@ import type { InstallPlan as FrontEndPlan } from '../domain/plan.js';
 import {
   DefinitionStore, checkRunnable, defineAndStart, guestDisks, guestNics, guestSpecFor, waitForShutdown, type LifecyclePaths,
 } from '../lifecycle/index.js';
+import { checkKvmUsable } from '../vm/accel/kvm/kvm-vm.js';
 import { machineResultError } from '../vm/machine/machine-result.js';
 import type { ConsoleIo, MachineResult } from '../vm/machine/index.js';
 import type { Fetcher } from './fetch/index.js';
@@ -46,6 +47,8 @@ export async function runDomain(plan: FrontEndPlan, deps: RunDomainDeps): Promis
   const { specs, finalPhase: domain } = plan;
   const method = plan.dryRunPlan.media.method;
   const runGuest = deps.runGuest ?? runOnVmCore;
+  // A kvm domain needs a usable /dev/kvm: say so before anything is fetched or created.
+  if (domain.type === 'kvm' && (method === 'location' || method === 'boot' || method === 'import')) checkKvmUsable({ vcpus: domain.vcpusCurrent });
   switch (method) {
     case 'location': {
       if (!specs.location) throw new Error('location install without a location');
@@ -77,6 +80,7 @@ export async function runDomain(plan: FrontEndPlan, deps: RunDomainDeps): Promis
           initrdInject: specs.initrdInject,
           noreboot: specs.noreboot || detach,
           force: specs.force,
+          accelerator: domain.type === 'kvm' ? 'kvm' : 'ts',
         },
         { fetcher: deps.fetcher, console: deps.console, signal: deps.signal, progress: deps.progress, runGuest },
       );

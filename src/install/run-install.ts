@@ -51,6 +51,8 @@ export interface InstallJob {
   initrdInject: readonly string[];
   noreboot: boolean;
   force: boolean;
+  /** Who runs the guest's vCPUs (the domain's type: kvm, or qemu = the software CPU). */
+  accelerator?: 'kvm' | 'ts';
 }
 
 export interface InstallDeps {
@@ -231,6 +233,7 @@ export async function runInstall(job: InstallJob, deps: InstallDeps): Promise<In
         nics: job.nics,
         rng: job.rng,
         onReboot: 'destroy',
+        accelerator: job.accelerator,
       };
       const stop = linked(deps.signal);
       const tap = new StatusTap(deps.console.stdout, () => stop.abort());
@@ -259,7 +262,7 @@ export async function runInstall(job: InstallJob, deps: InstallDeps): Promise<In
         }
         progress(`booting the installed system (${boot.source})`);
         return runGuest(
-          { memoryBytes: job.memoryMiB * 1024 * 1024, vcpus: job.vcpus, kernel: boot.kernel, initrd: boot.initrd, cmdline: boot.cmdline, disks: job.disks, nics: job.nics, rng: job.rng, onReboot: 'restart' },
+          { memoryBytes: job.memoryMiB * 1024 * 1024, vcpus: job.vcpus, kernel: boot.kernel, initrd: boot.initrd, cmdline: boot.cmdline, disks: job.disks, nics: job.nics, rng: job.rng, onReboot: 'restart', accelerator: job.accelerator },
           { ...deps.console, signal: deps.signal },
         );
       });

@@ -117,6 +117,7 @@ export function guestSpecFor(domain: Domain): GuestSpec & { bootSource: string }
     nics: guestNics(domain),
     rng: domain.devices.rng.length > 0,
     onReboot: domain.lifecycle.onReboot === 'destroy' ? 'destroy' : 'restart',
+    accelerator: domain.type === 'kvm' ? 'kvm' : 'ts',
     bootSource,
   };
 }

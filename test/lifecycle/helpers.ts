@@ -78,7 +78,7 @@ export interface GuestXmlOptions {
 }
 
 export function guestXml(o: GuestXmlOptions): string {
-  return `<domain type="kvm">
+  return `<domain type="qemu">
   <name>${o.name}</name>
   <uuid>${o.uuid ?? randomUUID()}</uuid>
   <memory unit="MiB">${o.memoryMiB ?? 32}</memory>

@@ -42,7 +42,7 @@ describe.skipIf(!probe.boots)(`a Debian kernel under the runner (${probe.why})`,
   it('define + start: list shows it running; the console log shows the shell', { timeout: BOOT_MS }, async () => {
     qcow2(disk, '64M');
     const initrd = buildAcpidInitramfs(box.file('acpid.cpio.gz'));
-    fs.writeFileSync(box.file('deb.xml'), `<domain type="kvm">
+    fs.writeFileSync(box.file('deb.xml'), `<domain type="qemu">
   <name>deb</name>
   <uuid>d0d0d0d0-1111-4222-8333-444444444444</uuid>
   <memory unit="MiB">256</memory>

@@ -20,8 +20,7 @@
 
 import { readFileSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { TsvirtError } from '../../lib/errors.js';
-import { KvmVm } from '../accel/kvm/kvm-vm.js';
+import { checkKvmUsable, KvmVm } from '../accel/kvm/kvm-vm.js';
 import type { KvmVcpu } from '../accel/kvm/kvm-vcpu.js';
 import { VcpuTicker } from '../accel/kvm/vcpu-ticker.js';
 import { IoBus, type AccessSize, type MmioDevice } from '../bus.js';
@@ -167,12 +166,7 @@ export class PcMachine {
     const clock = this.clock;
 
     if (this.accelerator === 'kvm') {
-      if (config.vcpus > 1) {
-        throw new TsvirtError(
-          `${config.vcpus} vCPUs on KVM are not supported yet (tsvirt's KVM backend runs one vCPU)`,
-          'use --vcpus 1, or --virt-type qemu for SMP on the software CPU',
-        );
-      }
+      checkKvmUsable({ vcpus: config.vcpus });
       const kvm = KvmVm.create({ memoryBytes: config.memoryBytes, vcpus: config.vcpus });
       this.kvm = kvm;
       this.mem = kvm.memory;

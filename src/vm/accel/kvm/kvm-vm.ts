@@ -6,8 +6,8 @@
 // (koffi.view turns the mapping into an ArrayBuffer, no copy).
 //
 // Left out for now: SMP vCPU threads (one vCPU per VM is supported; see kvm-vcpu.ts),
-// ioeventfd/irqfd fast paths, dirty logging, KVM_SET_GSI_ROUTING beyond the default
-// routes the in-kernel irqchip sets up for GSIs 0-23.
+// ioeventfd/irqfd fast paths, dirty logging, MSI routes in the GSI table (MSI goes
+// through KVM_SIGNAL_MSI).
 import { TsvirtError } from '../../../lib/errors.js';
 import type { IoBus } from '../../bus.js';
 import type { IrqLine, MsiSink } from '../../irq.js';
@@ -65,6 +65,23 @@ export function openKvm(devicePath = '/dev/kvm'): number {
     throw new TsvirtError(`${devicePath} speaks KVM API ${version}, tsvirt needs ${abi.KVM_API_VERSION}`, HINT);
   }
   return fd;
+}
+
+/** The most vCPUs the KVM backend runs today. */
+export const KVM_MAX_VCPUS_SUPPORTED = 1;
+
+/**
+ * Checks, before anything is created, that a guest with `vcpus` vCPUs can run on KVM here:
+ * /dev/kvm opens read-write and speaks API 12. Throws TsvirtError naming cause and fix.
+ */
+export function checkKvmUsable(opts: { vcpus: number; devicePath?: string }): void {
+  if (opts.vcpus > KVM_MAX_VCPUS_SUPPORTED) {
+    throw new TsvirtError(
+      `${opts.vcpus} vCPUs on KVM are not supported yet (tsvirt's KVM backend runs one vCPU)`,
+      'use --vcpus 1, or --virt-type qemu for SMP on the software CPU',
+    );
+  }
+  libc.close(openKvm(opts.devicePath));
 }
 
 interface Mapping {

@@ -1,0 +1,59 @@
+// tsvirt-install --virt-type kvm (issue 9) through the built binary: the guest (the
+// 64-bit PC guest of test/vm/machine/pc-guest.ts, booted with --boot kernel=) runs on
+// /dev/kvm with its console on stdout and powers off; an unusable /dev/kvm and an SMP
+// guest are one-line ERRORs before anything is defined.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pcGuestImage } from '../vm/machine/pc-guest.js';
+
+const bin = fileURLToPath(new URL('../../bin/tsvirt-install', import.meta.url));
+let work: string;
+let kernel: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'tsvirt-install-kvm-'));
+  chmodSync(work, 0o755);
+  kernel = join(work, 'pc-guest.bzImage');
+  writeFileSync(kernel, pcGuestImage());
+  chmodSync(kernel, 0o644);
+  env = { ...process.env, TSVIRT_STATE_DIR: join(work, 'run'), TSVIRT_DOMAINS_DIR: join(work, 'domains') };
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const args = (name: string, vcpus: number) => [
+  '--name', name, '--memory', '64', '--vcpus', String(vcpus), '--virt-type', 'kvm', '--boot', `kernel=${kernel}`,
+  '--osinfo', 'linux2022', '--graphics', 'none', '--transient',
+];
+
+describe.skipIf(!existsSync('/dev/kvm'))('tsvirt-install --virt-type kvm (needs /dev/kvm; skipped without it)', () => {
+  it('runs the guest on KVM: console on stdout, ACPI power-off, exit 0', () => {
+    const r = spawnSync(bin, args('kvmguest', 1), { env, encoding: 'utf8', input: '' });
+    expect(r.stderr).not.toMatch(/ERROR/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('irq: i8254 through IOAPIC pin 2, vector 0x41');
+    expect(r.stdout).toContain('pc guest: powering off through PM1a_CNT');
+  });
+
+  it('refuses more than one vCPU on KVM with one ERROR line', () => {
+    const r = spawnSync(bin, args('kvmsmp', 2), { env, encoding: 'utf8', input: '' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^ERROR 2 vCPUs on KVM are not supported yet .*--virt-type qemu/m);
+    expect(r.stdout).toBe('');
+  });
+
+  it.runIf(process.getuid?.() === 0)('names the cause and the fix when /dev/kvm is not permitted (run as nobody)', () => {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, ...args('kvmperm', 1)], {
+      env: { ...env, TSVIRT_STATE_DIR: join(work, 'nobody-run'), TSVIRT_DOMAINS_DIR: join(work, 'nobody-domains') },
+      encoding: 'utf8',
+      input: '',
+    });
+    expect(r.status).toBe(1);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('ERROR'));
+    expect(errors).toEqual([expect.stringMatching(/^ERROR KVM is not permitted: cannot open \/dev\/kvm \(permission denied\); .*--virt-type qemu/)]);
+  });
+});
