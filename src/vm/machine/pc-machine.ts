@@ -13,16 +13,22 @@
 // PIT are KVM's in-kernel ones (i8259 pair + ELCR, IOAPIC, LAPIC, i8254 and the port 0x61
 // dummy speaker), so tsvirt's own are not built and nothing is registered on the IoBus
 // for their ranges; device interrupt lines become KVM_IRQ_LINE, MSI-X KVM_SIGNAL_MSI.
-// The vCPU runs in this thread together with the devices (one thread, no locks: an exit
-// is a synchronous IoBus call); a periodic signal (VcpuTicker) brings it back from
-// KVM_RUN so the event loop, the RTC and the console get their turn. One vCPU only:
-// several need one thread each with a hand-off to the device thread (not supported yet).
+// The devices stay in this thread (no locks: an exit is a synchronous IoBus call). One
+// vCPU runs here too, a periodic signal (VcpuTicker) bringing it back from KVM_RUN so the
+// event loop, the RTC and the console get their turn. Several vCPUs each run KVM_RUN in a
+// thread of their own (accel/kvm/vcpu-thread.ts) and hand their exits to this thread,
+// which serves them and sleeps on the hand-off word between chores; the APs are started
+// by the guest through the in-kernel LAPIC (INIT/SIPI).
 
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { checkKvmUsable, KvmVm } from '../accel/kvm/kvm-vm.js';
 import type { KvmVcpu } from '../accel/kvm/kvm-vcpu.js';
 import { VcpuTicker } from '../accel/kvm/vcpu-ticker.js';
+import {
+  controlBytes, DOORBELL, errnoSlot, stateSlot, VCPU_EXITED, VCPU_RESUME, VCPU_STOP, vcpuThreadUrl, type VcpuThreadData,
+} from '../accel/kvm/vcpu-handoff.js';
 import { IoBus, type AccessSize, type MmioDevice } from '../bus.js';
 import { HostClock, type VirtualClock } from '../clock.js';
 import { Cpu } from '../cpu/index.js';
@@ -172,8 +178,11 @@ export class PcMachine {
       this.mem = kvm.memory;
       this.isa = new KvmIsaIrqs((gsi) => kvm.irqLine(gsi));
       this.msi = kvm.msi;
-      this.apicIds = [0];
-      this.kvmVcpus.push(kvm.createVcpu(0, this.bus));
+      this.apicIds = [];
+      for (let i = 0; i < config.vcpus; i++) {
+        this.kvmVcpus.push(kvm.createVcpu(i, this.bus));
+        this.apicIds.push(i); // KVM's initial APIC ID is the vCPU index
+      }
     } else {
       this.mem = BufferGuestMemory.allocate(config.memoryBytes);
       const pic = new I8259Pair(() => {
@@ -298,7 +307,10 @@ export class PcMachine {
         if (typeof closable.close === 'function') await closable.close();
       }
     } finally {
-      // The PCI functions are done with guest RAM; only now may its mapping go.
+      // The vCPU threads must be out of KVM_RUN before their fds close, and the PCI
+      // functions done with guest RAM before its mapping goes.
+      this.stopVcpuThreads();
+      await Promise.all(this.vcpuThreads.map((t) => t.exited));
       this.kvm?.close();
     }
   }
@@ -396,7 +408,7 @@ export class PcMachine {
   private instructionsPerNs = 0.005; // 5 MIPS until measured
 
   async run(opts: { timeoutMs?: number } = {}): Promise<MachineResult> {
-    if (this.kvm) return this.runKvm(opts);
+    if (this.kvm) return this.kvmVcpus.length === 1 ? this.runKvm(opts) : this.runKvmThreads(opts);
     const started = performance.now();
     let lastYield = started;
     for (;;) {
@@ -501,6 +513,76 @@ export class PcMachine {
       }
     } finally {
       ticker.stop();
+    }
+  }
+
+  /** The device thread's loop for vCPUs in threads of their own (vcpu-handoff.ts). */
+  private async runKvmThreads(opts: { timeoutMs?: number }): Promise<MachineResult> {
+    const n = this.kvmVcpus.length;
+    const control = new SharedArrayBuffer(controlBytes(n));
+    const ctl = new Int32Array(control);
+    let failure: Error | undefined;
+    this.vcpuThreads = this.kvmVcpus.map((v) => {
+      const w = new Worker(vcpuThreadUrl(), { workerData: { fd: v.fd, index: v.index, vcpus: n, control, tickMs: KVM_TICK_MS } satisfies VcpuThreadData });
+      w.on('error', (e) => (failure ??= e));
+      return { worker: w, exited: new Promise<void>((resolve) => w.once('exit', () => resolve())), control };
+    });
+    const started = performance.now();
+    let lastYield = started;
+    try {
+      for (;;) {
+        const bell = Atomics.load(ctl, DOORBELL);
+        for (let i = 0; i < n; i++) {
+          if (Atomics.load(ctl, stateSlot(i)) !== VCPU_EXITED) continue;
+          const code = ctl[errnoSlot(i, n)];
+          const exit: VcpuExit | undefined = code ? { kind: 'error', message: `KVM_RUN failed: errno ${code}` } : this.kvmVcpus[i].handleExit();
+          switch (exit?.kind) {
+            case undefined:
+            case 'budget':
+            case 'hlt':
+              break;
+            case 'shutdown':
+              this.request('poweroff');
+              break;
+            case 'reset':
+              this.request('reset');
+              break;
+            default:
+              return this.crash(exit!, i);
+          }
+          if (Atomics.compareExchange(ctl, stateSlot(i), VCPU_EXITED, VCPU_RESUME) === VCPU_EXITED) Atomics.notify(ctl, stateSlot(i));
+        }
+        if (failure) throw failure;
+        if (this.pending) return this.result(this.pending);
+        if (this.stopRequested) return this.result('stopped');
+        this.pollTimers();
+        this.pumpInput();
+        this.flushSerial();
+        const now = performance.now();
+        if (opts.timeoutMs !== undefined && now - started > opts.timeoutMs) return this.result('timeout');
+        if (now - lastYield >= KVM_TICK_MS) {
+          // Console input, stop and the power button arrive as messages on this thread.
+          await yieldToEventLoop();
+          lastYield = performance.now();
+        } else if (Atomics.load(ctl, DOORBELL) === bell) {
+          Atomics.wait(ctl, DOORBELL, bell, KVM_TICK_MS - (now - lastYield));
+        }
+      }
+    } finally {
+      this.stopVcpuThreads();
+    }
+  }
+
+  private vcpuThreads: Array<{ worker: Worker; exited: Promise<void>; control: SharedArrayBuffer }> = [];
+
+  /** Asks every vCPU thread to end; each sees STOP at its next exit or tick. */
+  private stopVcpuThreads(): void {
+    for (const t of this.vcpuThreads) {
+      const ctl = new Int32Array(t.control);
+      for (let i = 0; i < this.kvmVcpus.length; i++) {
+        Atomics.store(ctl, stateSlot(i), VCPU_STOP);
+        Atomics.notify(ctl, stateSlot(i));
+      }
     }
   }
 }

@@ -7,14 +7,14 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PcMachine } from '../../../src/vm/machine/pc-machine.js';
 import { bzImageOf, CLI, HLT, outb, print, UD2 } from './guest-programs.js';
-import { PC_GUEST_BANNER, pcGuestImage } from './pc-guest.js';
+import { PC_GUEST_BANNER, pcGuestImage, smpGuestImage } from './pc-guest.js';
 
 const MiB = 1 << 20;
 const haveKvm = existsSync('/dev/kvm');
 
-async function runGuest(accelerator: 'ts' | 'kvm', image: Uint8Array, timeoutMs = 60_000) {
+async function runGuest(accelerator: 'ts' | 'kvm', image: Uint8Array, timeoutMs = 60_000, vcpus = 1) {
   const out: number[] = [];
-  const m = new PcMachine({ memoryBytes: 64 * MiB, vcpus: 1, cmdline: '', accelerator }, { onSerial: (b) => out.push(...b) });
+  const m = new PcMachine({ memoryBytes: 64 * MiB, vcpus, cmdline: '', accelerator }, { onSerial: (b) => out.push(...b) });
   try {
     m.loadKernel(image, undefined, 'console=ttyS0');
     const result = await m.run({ timeoutMs });
@@ -61,20 +61,27 @@ describe.skipIf(!haveKvm)('the PC machine on KVM (needs /dev/kvm; skipped withou
     expect(result.kind).toBe('reset');
   });
 
-  it('turns a triple fault into a crash with a register dump and the last console lines', async () => {
-    const { result } = await runGuest('kvm', bzImageOf([...print('about to fault\n'), ...UD2]));
+  it.each([1, 2])('turns a triple fault into a crash with a register dump and the last console lines (%i vCPUs)', async (vcpus) => {
+    const { result } = await runGuest('kvm', bzImageOf([...print('about to fault\n'), ...UD2]), 60_000, vcpus);
     expect(result.kind).toBe('crash');
     expect(result.message).toMatch(/triple-fault/);
     expect(result.registers).toMatch(/RIP=0x[0-9a-f]{16}/);
     expect(result.lastConsoleLines).toEqual(['about to fault']);
   });
 
-  it('keeps control of a guest halted with interrupts off (the loop is ticked out of KVM_RUN) until the timeout', async () => {
-    const { result } = await runGuest('kvm', bzImageOf([CLI, HLT]), 300);
+  it.each([1, 2])('keeps control of a guest halted with interrupts off (vCPUs are ticked out of KVM_RUN) until the timeout (%i vCPUs)', async (vcpus) => {
+    const { result } = await runGuest('kvm', bzImageOf([CLI, HLT]), 300, vcpus);
     expect(result.kind).toBe('timeout');
   });
 
-  it('refuses more than one vCPU on KVM with a clear error', () => {
-    expect(() => new PcMachine({ memoryBytes: 16 * MiB, vcpus: 2, cmdline: '', accelerator: 'kvm' })).toThrow(/not supported yet/);
+  it('starts an AP through the in-kernel LAPIC (INIT/SIPI) with each vCPU in its own thread, as the software CPU does', async () => {
+    const image = smpGuestImage();
+    const kvm = await runGuest('kvm', image, 60_000, 2);
+    const ts = await runGuest('ts', image, 60_000, 2);
+    expect(kvm.result.kind).toBe('poweroff');
+    expect(kvm.text).toBe(
+      'smp guest: BSP up, starting APIC ID 1\r\nsmp guest: AP running in real mode\r\nsmp guest: AP with APIC ID 01 reported in\r\nsmp guest: powering off\r\n',
+    );
+    expect({ kind: ts.result.kind, text: ts.text }).toEqual({ kind: kvm.result.kind, text: kvm.text });
   });
 });

@@ -262,3 +262,135 @@ export function pcGuestImage(): Uint8Array {
 
 /** What it prints when every step works (the RSDT lists FACP, APIC, MCFG in the machine's order). */
 export const PC_GUEST_BANNER = 'pc guest: hello from the PC machine';
+
+// The SMP guest: the BSP (64-bit, as above) copies a real-mode trampoline to 0x8000 and
+// starts APIC ID 1 with INIT and a STARTUP IPI (vector 0x08 -> CS 0x0800, IP 0), as
+// Linux's smpboot does (Intel MP spec B.4); the AP prints from real mode, reports its
+// initial APIC ID (CPUID.1:EBX[31:24]) at 0x8800 and halts; the BSP prints it and powers off.
+const SMP_SOURCE = String.raw`
+  .code64
+  .text
+start:
+  mov $stack_top, %rsp
+  mov $0xfee00000, %r12d
+  lea bsp_msg(%rip), %rsi
+  call puts
+  mov $0x11, %al ; out %al, $0x20 ; out %al, $0xa0
+  mov $0x20, %al ; out %al, $0x21
+  mov $0x28, %al ; out %al, $0xa1
+  mov $0x04, %al ; out %al, $0x21
+  mov $0x02, %al ; out %al, $0xa1
+  mov $0x01, %al ; out %al, $0x21 ; out %al, $0xa1
+  mov $0xff, %al ; out %al, $0x21 ; out %al, $0xa1
+  lea tramp(%rip), %rsi
+  mov $0x8000, %edi
+  mov $(tramp_end - tramp), %ecx
+  rep movsb
+  movb $0, 0x8800
+  movl $0x1ff, 0xf0(%r12)            # LAPIC software-enabled
+  movl $0x01000000, 0x310(%r12)      # destination APIC ID 1
+  movl $0x00004500, 0x300(%r12)      # INIT, assert
+  movl $0x01000000, 0x310(%r12)
+  movl $0x00004608, 0x300(%r12)      # STARTUP, vector 0x08
+1:pause
+  movzbl 0x8800, %eax
+  test %eax, %eax
+  jz 1b
+  dec %eax
+  mov %eax, %ebx
+  lea ap_up_msg(%rip), %rsi
+  call puts
+  mov %ebx, %eax
+  call puthex8
+  lea ap_up_end(%rip), %rsi
+  call puts
+  lea bye_msg(%rip), %rsi
+  call puts
+  mov $0x604, %dx
+  mov $0x3401, %ax
+  out %ax, %dx
+  cli
+2:hlt
+  jmp 2b
+
+puts:
+  lodsb
+  test %al, %al
+  jz 3f
+  call putc
+  jmp puts
+3:ret
+putc:
+  push %rdx
+  push %rax
+  mov $0x3fd, %dx
+4:in %dx, %al
+  test $0x20, %al
+  jz 4b
+  pop %rax
+  mov $0x3f8, %dx
+  out %al, %dx
+  pop %rdx
+  ret
+puthex8:
+  push %rax
+  shr $4, %al
+  call hexdigit
+  pop %rax
+hexdigit:
+  and $0x0f, %al
+  add $0x30, %al
+  cmp $0x39, %al
+  jbe putc
+  add $7, %al
+  jmp putc
+
+  .code16
+tramp:
+  cli
+  mov %cs, %ax
+  mov %ax, %ds
+  mov $(ap_msg - tramp), %si
+5:lodsb
+  test %al, %al
+  jz 7f
+  mov %al, %bl
+  mov $0x3fd, %dx
+6:in %dx, %al
+  test $0x20, %al
+  jz 6b
+  mov %bl, %al
+  mov $0x3f8, %dx
+  out %al, %dx
+  jmp 5b
+7:mov $1, %eax
+  cpuid
+  shr $24, %ebx
+  inc %bl
+  mov $0x880, %ax
+  mov %ax, %ds
+  movb %bl, 0                        # 0x8800: APIC ID + 1
+8:hlt
+  jmp 8b
+ap_msg: .asciz "smp guest: AP running in real mode\r\n"
+tramp_end:
+
+  .code64
+bsp_msg: .asciz "smp guest: BSP up, starting APIC ID 1\r\n"
+ap_up_msg: .asciz "smp guest: AP with APIC ID "
+ap_up_end: .asciz " reported in\r\n"
+bye_msg: .asciz "smp guest: powering off\r\n"
+  .balign 16
+  .fill 4096, 1, 0
+stack_top:
+`;
+
+/** The SMP guest as a bzImage with a 64-bit entry; run it with 2 vCPUs. */
+export function smpGuestImage(): Uint8Array {
+  const code = assemble(SMP_SOURCE, 0x100000 + ENTRY_64);
+  const img = bzImageOf([...new Uint8Array(ENTRY_64), ...code]);
+  const v = new DataView(img.buffer);
+  v.setUint16(0x206, 0x020c, true);
+  v.setUint16(0x236, 0x0001, true);
+  return img;
+}

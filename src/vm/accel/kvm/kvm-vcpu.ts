@@ -2,11 +2,13 @@
 // kvm_run). Port I/O and MMIO exits are served by the same IoBus the software CPU uses;
 // everything else becomes a VcpuExit with a clear message.
 //
-// Threading design (issue 9): the vCPU loop and the devices live in one thread, the
-// machine's worker, so a device access is a synchronous call with no locking. A vCPU
-// halted in the in-kernel LAPIC sleeps inside KVM_RUN; kick() from the same thread
-// (a device asking the loop to return) uses immediate_exit. Several vCPU threads with
-// a hand-off to the device thread are not supported yet (KvmVm refuses a second vCPU).
+// Threading design (issue 9): the devices live in one thread, the machine's worker, so a
+// device access is a synchronous call with no locking. With one vCPU its loop (run())
+// runs in that thread too: a vCPU halted in the in-kernel LAPIC sleeps inside KVM_RUN,
+// and kick() from the same thread (a device asking the loop to return) uses
+// immediate_exit. With several, each vCPU enters KVM_RUN in a thread of its own
+// (vcpu-thread.ts) and hands each exit to the device thread, which serves it here with
+// handleExit() while that vCPU thread waits (vcpu-handoff.ts).
 import type { IoBus } from '../../bus.js';
 import type { RegisterDump, SegmentDump, Vcpu, VcpuExit } from '../../vcpu.js';
 import * as abi from './abi.js';
@@ -28,7 +30,8 @@ export class KvmVcpu implements Vcpu {
 
   constructor(
     readonly index: number,
-    private readonly fd: number,
+    /** The vCPU's file descriptor; a vCPU thread issues KVM_RUN on it (vcpu-thread.ts). */
+    readonly fd: number,
     run: Uint8Array,
     private readonly bus: IoBus,
   ) {
@@ -70,7 +73,6 @@ export class KvmVcpu implements Vcpu {
   run(_budget: number): VcpuExit {
     // KVM has no instruction budget: the vCPU runs until an exit the machine must see,
     // or until kick().
-    const rv = this.runView;
     for (;;) {
       if (this.kicked) {
         this.kicked = false;
@@ -86,46 +88,57 @@ export class KvmVcpu implements Vcpu {
         }
         return { kind: 'error', message: `KVM_RUN failed: ${libc.describeErrno(code)}` };
       }
-      const reason = rv.getUint32(abi.RUN.exitReason, true);
-      this.exitCounts.set(reason, (this.exitCounts.get(reason) ?? 0) + 1);
-      switch (reason) {
-        case abi.KVM_EXIT_IO:
-          this.serveIo();
-          break;
-        case abi.KVM_EXIT_MMIO:
-          this.serveMmio();
-          break;
-        case abi.KVM_EXIT_HLT:
-          return { kind: 'hlt' };
-        case abi.KVM_EXIT_INTR:
-          return { kind: 'budget' };
-        case abi.KVM_EXIT_IRQ_WINDOW_OPEN:
-          break;
-        case abi.KVM_EXIT_SHUTDOWN:
-          // KVM reports a triple fault (or an INIT it cannot handle) as SHUTDOWN.
-          return { kind: 'triple-fault', regs: this.getRegisters() };
-        case abi.KVM_EXIT_SYSTEM_EVENT: {
-          const type = rv.getUint32(abi.RUN.systemEventType, true);
-          if (type === abi.KVM_SYSTEM_EVENT_SHUTDOWN) return { kind: 'shutdown' };
-          if (type === abi.KVM_SYSTEM_EVENT_RESET) return { kind: 'reset' };
-          return { kind: 'error', message: `KVM system event ${type === abi.KVM_SYSTEM_EVENT_CRASH ? 'crash' : type}`, regs: this.getRegisters() };
-        }
-        case abi.KVM_EXIT_FAIL_ENTRY: {
-          const hw = rv.getBigUint64(abi.RUN.failEntryReason, true);
-          return {
-            kind: 'error',
-            message: `KVM could not enter the guest (hardware entry failure reason 0x${hw.toString(16)}); the register state is invalid for VMX/SVM`,
-            regs: this.getRegisters(),
-          };
-        }
-        case abi.KVM_EXIT_INTERNAL_ERROR: {
-          const sub = rv.getUint32(abi.RUN.internalSuberror, true);
-          const what = sub === 1 ? 'emulation failure' : sub === 2 ? 'simultaneous exceptions' : sub === 3 ? 'delivery event error' : `suberror ${sub}`;
-          return { kind: 'error', message: `KVM internal error: ${what}`, regs: this.getRegisters() };
-        }
-        default:
-          return { kind: 'error', message: `unexpected KVM exit reason ${reason}`, regs: this.getRegisters() };
+      const exit = this.handleExit();
+      if (exit) return exit;
+    }
+  }
+
+  /**
+   * Serves the exit KVM_RUN left in kvm_run: port I/O and MMIO on the IoBus (undefined:
+   * run on), anything else as a VcpuExit. Also called by the device thread for a vCPU
+   * that runs in its own thread (vcpu-thread.ts) while that thread waits.
+   */
+  handleExit(): VcpuExit | undefined {
+    const rv = this.runView;
+    const reason = rv.getUint32(abi.RUN.exitReason, true);
+    this.exitCounts.set(reason, (this.exitCounts.get(reason) ?? 0) + 1);
+    switch (reason) {
+      case abi.KVM_EXIT_IO:
+        this.serveIo();
+        return undefined;
+      case abi.KVM_EXIT_MMIO:
+        this.serveMmio();
+        return undefined;
+      case abi.KVM_EXIT_HLT:
+        return { kind: 'hlt' };
+      case abi.KVM_EXIT_INTR:
+        return { kind: 'budget' };
+      case abi.KVM_EXIT_IRQ_WINDOW_OPEN:
+        return undefined;
+      case abi.KVM_EXIT_SHUTDOWN:
+        // KVM reports a triple fault (or an INIT it cannot handle) as SHUTDOWN.
+        return { kind: 'triple-fault', regs: this.getRegisters() };
+      case abi.KVM_EXIT_SYSTEM_EVENT: {
+        const type = rv.getUint32(abi.RUN.systemEventType, true);
+        if (type === abi.KVM_SYSTEM_EVENT_SHUTDOWN) return { kind: 'shutdown' };
+        if (type === abi.KVM_SYSTEM_EVENT_RESET) return { kind: 'reset' };
+        return { kind: 'error', message: `KVM system event ${type === abi.KVM_SYSTEM_EVENT_CRASH ? 'crash' : type}`, regs: this.getRegisters() };
       }
+      case abi.KVM_EXIT_FAIL_ENTRY: {
+        const hw = rv.getBigUint64(abi.RUN.failEntryReason, true);
+        return {
+          kind: 'error',
+          message: `KVM could not enter the guest (hardware entry failure reason 0x${hw.toString(16)}); the register state is invalid for VMX/SVM`,
+          regs: this.getRegisters(),
+        };
+      }
+      case abi.KVM_EXIT_INTERNAL_ERROR: {
+        const sub = rv.getUint32(abi.RUN.internalSuberror, true);
+        const what = sub === 1 ? 'emulation failure' : sub === 2 ? 'simultaneous exceptions' : sub === 3 ? 'delivery event error' : `suberror ${sub}`;
+        return { kind: 'error', message: `KVM internal error: ${what}`, regs: this.getRegisters() };
+      }
+      default:
+        return { kind: 'error', message: `unexpected KVM exit reason ${reason}`, regs: this.getRegisters() };
     }
   }
 

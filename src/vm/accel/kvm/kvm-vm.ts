@@ -5,8 +5,8 @@
 // The RAM is exposed as the same GuestMemory the loader and devices use everywhere else
 // (koffi.view turns the mapping into an ArrayBuffer, no copy).
 //
-// Left out for now: SMP vCPU threads (one vCPU per VM is supported; see kvm-vcpu.ts),
-// ioeventfd/irqfd fast paths, dirty logging, MSI routes in the GSI table (MSI goes
+// vCPUs beyond the first wait for INIT/SIPI in the in-kernel LAPIC (KVM makes every vCPU
+// but 0 start in KVM_MP_STATE_UNINITIALIZED). Left out for now: ioeventfd/irqfd fast paths, dirty logging, MSI routes in the GSI table (MSI goes
 // through KVM_SIGNAL_MSI).
 import { TsvirtError } from '../../../lib/errors.js';
 import type { IoBus } from '../../bus.js';
@@ -19,7 +19,7 @@ import * as libc from './libc.js';
 
 export interface KvmVmOptions {
   memoryBytes: number;
-  /** Total vCPUs of the guest (CPUID topology); only index 0 can run today. */
+  /** Total vCPUs of the guest (CPUID topology); create them in order with createVcpu. */
   vcpus?: number;
   /** In-kernel PIC/IOAPIC/LAPIC/PIT (default true). Without it HLT exits to userspace. */
   irqchip?: boolean;
@@ -67,21 +67,25 @@ export function openKvm(devicePath = '/dev/kvm'): number {
   return fd;
 }
 
-/** The most vCPUs the KVM backend runs today. */
-export const KVM_MAX_VCPUS_SUPPORTED = 1;
-
 /**
  * Checks, before anything is created, that a guest with `vcpus` vCPUs can run on KVM here:
- * /dev/kvm opens read-write and speaks API 12. Throws TsvirtError naming cause and fix.
+ * /dev/kvm opens read-write, speaks API 12 and allows that many vCPUs. Throws TsvirtError
+ * naming cause and fix.
  */
 export function checkKvmUsable(opts: { vcpus: number; devicePath?: string }): void {
-  if (opts.vcpus > KVM_MAX_VCPUS_SUPPORTED) {
-    throw new TsvirtError(
-      `${opts.vcpus} vCPUs on KVM are not supported yet (tsvirt's KVM backend runs one vCPU)`,
-      'use --vcpus 1, or --virt-type qemu for SMP on the software CPU',
-    );
+  const fd = openKvm(opts.devicePath);
+  try {
+    const max = maxVcpus(fd);
+    if (opts.vcpus > max) throw new TsvirtError(`this host's KVM runs at most ${max} vCPUs per guest, not ${opts.vcpus}`, `use --vcpus ${max} or fewer`);
+  } finally {
+    libc.close(fd);
   }
-  libc.close(openKvm(opts.devicePath));
+}
+
+/** KVM_CAP_MAX_VCPUS; the API says to assume 4 when the extension is absent (0). */
+function maxVcpus(kvmFd: number): number {
+  const n = libc.ioctlInt(kvmFd, abi.KVM_CHECK_EXTENSION, abi.KVM_CAP_MAX_VCPUS);
+  return n > 0 ? n : 4;
 }
 
 interface Mapping {
@@ -243,9 +247,7 @@ export class KvmVm {
   };
 
   createVcpu(index: number, bus: IoBus): KvmVcpu {
-    if (index !== 0 || this.vcpus.length > 0) {
-      throw new TsvirtError('more than one vCPU is not supported by the KVM backend yet', 'use --vcpus 1 or --virt-type qemu');
-    }
+    if (index !== this.vcpus.length || index >= this.vcpuCount) throw new Error(`vCPU ${index} created out of order (have ${this.vcpus.length} of ${this.vcpuCount})`);
     const fd = libc.ioctlInt(this.vmFd, abi.KVM_CREATE_VCPU, index);
     if (fd < 0) throw kvmError(`KVM_CREATE_VCPU ${index}`, libc.errno());
     const run = libc.mmap(null, this.runMmapSize, libc.PROT_READ | libc.PROT_WRITE, libc.MAP_SHARED, fd, 0);
