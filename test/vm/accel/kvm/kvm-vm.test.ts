@@ -47,12 +47,15 @@ describe.runIf(haveKvm)('KVM backend', () => {
     }
   });
 
-  it('refuses a second vCPU with a clear error (SMP on KVM is not supported yet)', () => {
+  it('creates the vCPUs of an SMP guest in order, and no more than asked', () => {
     const vm = KvmVm.create({ memoryBytes: 4 << 20, vcpus: 2 });
     try {
       const bus = programBus(() => v0).bus;
       const v0 = vm.createVcpu(0, bus);
-      expect(() => vm.createVcpu(1, bus)).toThrow(/more than one vCPU is not supported by the KVM backend yet/);
+      expect(() => vm.createVcpu(2, bus)).toThrow(/out of order/);
+      const v1 = vm.createVcpu(1, bus);
+      expect([v0.index, v1.index]).toEqual([0, 1]);
+      expect(() => vm.createVcpu(2, bus)).toThrow(/out of order/);
     } finally {
       vm.close();
     }
