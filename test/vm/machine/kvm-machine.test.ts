@@ -5,6 +5,7 @@
 // /dev/kvm here may be a nested, software-emulating one: the guests stay tiny.
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { createVirtioRng } from '../../../src/vm/devices/virtio/index.js';
 import { PcMachine } from '../../../src/vm/machine/pc-machine.js';
 import { bzImageOf, CLI, HLT, outb, print, UD2 } from './guest-programs.js';
 import { PC_GUEST_BANNER, pcGuestImage, smpGuestImage } from './pc-guest.js';
@@ -16,6 +17,9 @@ async function runGuest(accelerator: 'ts' | 'kvm', image: Uint8Array, timeoutMs 
   const out: number[] = [];
   const m = new PcMachine({ memoryBytes: 64 * MiB, vcpus, cmdline: '', accelerator }, { onSerial: (b) => out.push(...b) });
   try {
+    // A virtio-rng function at 00:01.0 for the guest to find (the same on both accelerators).
+    const address = { device: 1, function: 0 };
+    m.attachPci(address, createVirtioRng(m.platformFor(address)));
     m.loadKernel(image, undefined, 'console=ttyS0');
     const result = await m.run({ timeoutMs });
     return { result, text: Buffer.from(out).toString('latin1'), machine: m };
@@ -25,7 +29,7 @@ async function runGuest(accelerator: 'ts' | 'kvm', image: Uint8Array, timeoutMs 
 }
 
 describe.skipIf(!haveKvm)('the PC machine on KVM (needs /dev/kvm; skipped without it)', () => {
-  it('runs the PC guest (UART, ACPI, CMOS, LAPIC/IOAPIC interrupts, PM1 power-off) with the same console output as the software CPU', async () => {
+  it('runs the PC guest (UART, ACPI, CMOS, virtio-pci config and MMIO, LAPIC/IOAPIC interrupts, PM1 power-off) with the same console output as the software CPU', async () => {
     const image = pcGuestImage();
     const kvm = await runGuest('kvm', image);
     const ts = await runGuest('ts', image);
@@ -33,6 +37,7 @@ describe.skipIf(!haveKvm)('the PC machine on KVM (needs /dev/kvm; skipped withou
     expect(kvm.text).toContain(PC_GUEST_BANNER);
     expect(kvm.text).toContain('acpi: RSDP oem TSVIRT, RSDT: FACP APIC MCFG');
     expect(kvm.text).toContain('cmos: century 20 reg D 80');
+    expect(kvm.text).toContain('virtio: 00:01.0 id 10441AF4 bar0 C0000000 queues 00000001 VERSION_1 00000001');
     expect(kvm.text).toContain('irq: LAPIC timer vector 0x40');
     expect(kvm.text).toContain('irq: i8254 through IOAPIC pin 2, vector 0x41');
     expect(kvm.text).toContain('irq: RTC periodic through IOAPIC pin 8, vector 0x42');

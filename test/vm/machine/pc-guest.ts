@@ -9,6 +9,9 @@
 //  - masks the i8259s (ICW1-4, OCW1) so the legacy path stays quiet,
 //  - finds the ACPI RSDP in the BIOS area and prints its OEM ID and the RSDT's tables,
 //  - reads the CMOS century byte (0x32, named in the FADT) and register D,
+//  - finds the virtio-rng function at 00:01.0 through PCI configuration mechanism #1
+//    (0xCF8/0xCFC), reads the BAR0 the machine assigned and, by MMIO into that BAR, the
+//    virtio common configuration (num_queues, VIRTIO_F_VERSION_1) (virtio 1.2 §4.1.4.3),
 //  - takes three interrupts through the LAPIC: its own timer (one-shot, vector 0x40),
 //    the i8254 channel 0 (mode 0) through IOAPIC pin 2 (the MADT's IRQ0 override,
 //    vector 0x41), and the RTC's periodic interrupt on ISA IRQ 8 through IOAPIC pin 8
@@ -82,6 +85,33 @@ start:
   call puts
   mov $0x0d, %al ; out %al, $0x70 ; in $0x71, %al
   call puthex8
+  mov $crlf, %esi
+  call puts
+
+  # virtio-rng at 00:01.0: ID and BAR0 by configuration mechanism #1, then its common
+  # configuration structure at BAR0 + 0 by MMIO.
+  mov $virtio_msg, %esi
+  call puts
+  mov $0x80000800, %eax ; mov $0xcf8, %dx ; out %eax, %dx
+  mov $0xcfc, %dx ; in %dx, %eax
+  call puthex32
+  mov $bar_msg, %esi
+  call puts
+  mov $0x80000810, %eax ; mov $0xcf8, %dx ; out %eax, %dx
+  mov $0xcfc, %dx ; in %dx, %eax
+  and $0xfffffff0, %eax
+  mov %eax, %r14d
+  call puthex32
+  mov $queues_msg, %esi
+  call puts
+  movzwl 0x12(%r14), %eax       # num_queues
+  call puthex32
+  mov $version_msg, %esi
+  call puts
+  movl $1, (%r14)               # device_feature_select: bits 32-63
+  mov 4(%r14), %eax             # device_feature
+  and $1, %eax                  # bit 32: VIRTIO_F_VERSION_1
+  call puthex32
   mov $crlf, %esi
   call puts
 
@@ -211,6 +241,18 @@ putc:
   out %al, %dx
   pop %rdx
   ret
+puthex32:
+  push %rcx
+  push %rbx
+  mov %eax, %ebx
+  mov $8, %ecx
+10:rol $4, %ebx
+  mov %bl, %al
+  call hexdigit
+  loop 10b
+  pop %rbx
+  pop %rcx
+  ret
 puthex8:
   push %rax
   shr $4, %al
@@ -231,6 +273,10 @@ rsdp_msg: .asciz "acpi: RSDP oem "
 tables_msg: .asciz ", RSDT: "
 cmos_msg: .asciz "cmos: century "
 regd_msg: .asciz " reg D "
+virtio_msg: .asciz "virtio: 00:01.0 id "
+bar_msg: .asciz " bar0 "
+queues_msg: .asciz " queues "
+version_msg: .asciz " VERSION_1 "
 lapic_msg: .asciz "irq: LAPIC timer vector 0x40\r\n"
 pit_msg: .asciz "irq: i8254 through IOAPIC pin 2, vector 0x41\r\n"
 rtc_msg: .asciz "irq: RTC periodic through IOAPIC pin 8, vector 0x42\r\n"
