@@ -74,7 +74,13 @@ export async function runOnVmCoreCapturing(
       pending = pending.slice(nl + 1);
     }
   });
-  const result = await runMachine({ ...machineConfigFor(spec), timeoutMs: opts.timeoutMs }, { stdout: out, serialLogPath: opts.serialLogPath });
+  let result: MachineResult;
+  try {
+    result = await runMachine({ ...machineConfigFor(spec), timeoutMs: opts.timeoutMs }, { stdout: out, serialLogPath: opts.serialLogPath });
+  } catch (err) {
+    // A machine that could not start or died in the VMM: say so with what the guest printed.
+    throw new Error(`the VM core failed: ${(err as Error).message}\n--- console tail ---\n${text.split('\n').slice(-40).join('\n')}`, { cause: err });
+  }
   const all = text.split('\n');
   const lines = (tag: string) => all.filter((l) => l.startsWith(`${tag} `)).map((l) => l.slice(tag.length + 1).trim());
   return {
