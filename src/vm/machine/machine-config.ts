@@ -27,7 +27,7 @@ export interface MachineConfig {
   /** Kernel command line; console=ttyS0 is appended when it names no console. */
   cmdline: string;
   pciDevices?: PciDeviceSpec[];
-  /** Who runs the vCPUs: tsvirt's software CPU (default) or KVM (/dev/kvm; one vCPU for now). */
+  /** Who runs the vCPUs: tsvirt's software CPU (default) or KVM (/dev/kvm, in-kernel irqchip and PIT). */
   accelerator?: 'ts' | 'kvm';
   /** What a guest reboot does: boot again (libvirt on_reboot=restart) or stop (destroy). */
   onReboot?: 'restart' | 'destroy';

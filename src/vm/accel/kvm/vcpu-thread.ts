@@ -26,6 +26,8 @@ function runVcpu(data: VcpuThreadData): void {
       if (Atomics.compareExchange(ctl, state, VCPU_RUNNING, VCPU_EXITED) === VCPU_STOP) return;
       Atomics.add(ctl, DOORBELL, 1);
       Atomics.notify(ctl, DOORBELL);
+      // Sleep on the futex at once: polling first was slower in bench/kvm/machine-exits.ts
+      // (the polling thread takes the core the other side needs on a small host).
       while (Atomics.load(ctl, state) === VCPU_EXITED) Atomics.wait(ctl, state, VCPU_EXITED);
       if (Atomics.compareExchange(ctl, state, VCPU_RESUME, VCPU_RUNNING) === VCPU_STOP) return;
     }
