@@ -123,7 +123,7 @@ describe('resolveLocation', () => {
     writeTreeFile(root, '.treeinfo', renderTsvirtTreeInfo({ version: '1', arch: 'x86_64', liveimg: 'images/rootfs.tar.gz', checksums }));
     const tree = await resolveLocation(root, fetcher);
     expect(tree.family).toBe('tsvirt');
-    expect(tree.kernelArgs).toEqual([]);
+    expect(tree.kernelArgs).toEqual(['cryptomgr.notests']); // the installer needs no crypto self-tests
     expect(tree.liveimg).toBe(join(root, 'images/rootfs.tar.gz'));
     expect(tree.notes).toEqual([]);
 
