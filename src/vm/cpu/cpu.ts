@@ -16,12 +16,13 @@ import type { RegisterDump, SegmentDump, Vcpu, VcpuExit } from '../vcpu.js';
 import { decode } from './decoder.js';
 import { CpuFault, isContributory, pushesErrorCode, UnimplementedError, Vector } from './fault.js';
 import { AC, ARITH_FLAGS, F_ADD, F_DEC, F_INC, F_LOGIC, F_NONE, F_SUB, IF, IOPL, NT, RF, TF, VM } from './flags.js';
-import { alu64 } from './exec-alu.js';
+import { alu64, shift64 } from './exec-alu.js';
 import {
   FAST_ADD32, FAST_ALU64, FAST_AND32, FAST_CALL64, FAST_CMP32, FAST_DEC32, FAST_DEC64, FAST_INC32, FAST_INC64,
   FAST_JCC32, FAST_JCC64, FAST_JMP32, FAST_JMP64, FAST_LOAD32, FAST_LOAD64, FAST_MOV_RI32, FAST_MOV_RI64,
   FAST_MOV_RR32, FAST_MOV_RR64, FAST_NONE, FAST_NOP, FAST_OR32, FAST_POP64, FAST_PUSH64, FAST_RET64, FAST_STORE32,
   FAST_STORE64, FAST_SUB32, FAST_TEST32, FAST_TEST64, FAST_XOR32, FAST_LEA64, FAST_MOVZX8, EA_BASE_DISP64,
+  FAST_SHIFT64, FAST_MOVSXD, FAST_MOVZX_RR, FAST_SETCC_R, FAST_CMOV64, FAST_CMOV32, FAST_LEA64_SIB, FAST_TEST8,
 } from './fast-path.js';
 import { BASE_RIP, type Insn } from './insn.js';
 import { Mmu } from './mmu.js';
@@ -727,6 +728,25 @@ export class Cpu extends Mmu implements Vcpu {
             break;
           }
           case FAST_RET64: { const v = this.pop(8); this.nextRip = (this.th | 0) * TWO32 + v; break; }
+          case FAST_SHIFT64: shift64(this, d, d.imm & 0x3f, lo[d.fd] >>> 0, hi[d.fd] >>> 0); break;
+          case FAST_MOVSXD: { const v = lo[d.fs]; lo[d.fd] = v; hi[d.fd] = v >> 31; break; }
+          case FAST_MOVZX_RR: lo[d.fd] = lo[d.fs] & d.imm; hi[d.fd] = 0; break;
+          case FAST_SETCC_R: lo[d.rm] = (lo[d.rm] & ~0xff) | (this.cond(d.sub) ? 1 : 0); break;
+          case FAST_CMOV64: if (this.cond(d.sub)) { lo[d.fd] = lo[d.fs]; hi[d.fd] = hi[d.fs]; } break;
+          case FAST_CMOV32: if (this.cond(d.sub)) lo[d.fd] = lo[d.fs]; hi[d.fd] = 0; break;
+          case FAST_LEA64_SIB: {
+            // The same exact 64-bit arithmetic on halves as the LEA handler (exec-move.ts).
+            const x = lo[d.index] >>> 0, sc = d.scale;
+            let l = d.disp + ((x << sc) >>> 0), h = sc === 0 ? hi[d.index] : (hi[d.index] << sc) | (x >>> (32 - sc));
+            if (d.base >= 0) { l += lo[d.base] >>> 0; h += hi[d.base]; }
+            const carry = Math.floor(l / TWO32);
+            lo[d.fd] = l - carry * TWO32; hi[d.fd] = h + carry;
+            break;
+          }
+          case FAST_TEST8: {
+            this.fOp = F_LOGIC; this.fSize = 1; this.fA = 0; this.fB = 0; this.fR = lo[d.fd] & lo[d.fs] & 0xff;
+            break;
+          }
           default: d.exec(this, d); break;
         }
         this.rip = this.nextRip;

@@ -271,7 +271,8 @@ function rotFlags(c: Cpu, cf: number, of: boolean): void {
   c.flags = (c.flags & ~(CF | OF)) | (cf ? CF : 0) | (of ? OF : 0);
 }
 
-function shift64(c: Cpu, i: Insn, n: number, a: number, ah: number): void {
+/** SHL/SHR/SAR/ROL/ROR/RCL/RCR of a 64-bit operand by n (1-63), flags as the host sets them. */
+export function shift64(c: Cpu, i: Insn, n: number, a: number, ah: number): void {
   let r: number, rh: number, cf: number, of: boolean;
   switch (i.sub) {
     case 4: case 6:

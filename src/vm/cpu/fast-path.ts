@@ -4,7 +4,7 @@
 // Semantics are those of the handlers in exec-*.ts for the same forms; everything else
 // keeps fast = 0 and runs its handler. This is where a block compiler would hook in.
 
-import type { Insn } from './insn.js';
+import { BASE_RIP, type Insn } from './insn.js';
 
 export const FAST_NONE = 0;
 export const FAST_NOP = 1;
@@ -39,6 +39,15 @@ export const FAST_INC64 = 29;
 export const FAST_DEC64 = 30;
 export const FAST_LEA64 = 31; // lea r64, [base + disp]
 export const FAST_MOVZX8 = 32; // movzx r32, byte ptr [mem]
+// Forms the kernel's hot loops (lib/mpi, hashing, list walks) run most after the above.
+export const FAST_SHIFT64 = 33; // shl/shr/sar r64, imm8 or 1 (imm = the count)
+export const FAST_MOVSXD = 34; // movsxd r64, r32
+export const FAST_MOVZX_RR = 35; // movzx r32, r8/r16 (imm = the mask)
+export const FAST_SETCC_R = 36; // setcc r8 (low byte registers)
+export const FAST_CMOV64 = 37; // cmovcc r64, r64
+export const FAST_CMOV32 = 38; // cmovcc r32, r32 (zero-extends even when false)
+export const FAST_LEA64_SIB = 39; // lea r64, [base + index * scale + disp]
+export const FAST_TEST8 = 40; // test r8, r8 (low byte registers)
 
 /** eaFast: the memory operand is [base64 + disp] with no index, RIP or FS/GS base. */
 export const EA_BASE_DISP64 = 1;
@@ -73,10 +82,27 @@ export function selectFast(i: Insn): number {
     case 0x0f1f: case 0x0f1e: return FAST_NOP;
     case 0x8d:
       if (s === 8 && i.eaFast === EA_BASE_DISP64) { i.fd = i.reg; return FAST_LEA64; }
+      if (s === 8 && !reg && i.asize === 8 && i.index >= 0 && i.base !== BASE_RIP) { i.fd = i.reg; return FAST_LEA64_SIB; }
       return FAST_NONE;
-    case 0x0fb6:
-      if (s === 4 && !reg) { i.fd = i.reg; return FAST_MOVZX8; }
+    case 0x0fb6: case 0x0fb7:
+      if (s === 4 && !reg && op === 0x0fb6) { i.fd = i.reg; return FAST_MOVZX8; }
+      // A byte source without REX names AH..BH for 4-7: left to the handler.
+      if (s === 4 && reg && (op === 0x0fb7 || i.rex || i.rm < 4 || i.rm >= 8)) {
+        i.fd = i.reg; i.fs = i.rm; i.imm = op === 0x0fb6 ? 0xff : 0xffff;
+        return FAST_MOVZX_RR;
+      }
       return FAST_NONE;
+    case 0x63:
+      if (s === 8 && reg && i.asize === 8) { i.fd = i.reg; i.fs = i.rm; return FAST_MOVSXD; }
+      return FAST_NONE;
+    case 0x84:
+      if (reg && i.rm < 16 && i.reg < 16) { i.fd = i.rm; i.fs = i.reg; return FAST_TEST8; }
+      return FAST_NONE;
+    case 0xc1: case 0xd1:
+      if (s !== 8 || !reg || (i.sub !== 4 && i.sub !== 5 && i.sub !== 7)) return FAST_NONE;
+      i.fd = i.rm;
+      if (op === 0xd1) i.imm = 1;
+      return (i.imm & 0x3f) === 0 ? FAST_NONE : FAST_SHIFT64;
     default: break;
   }
   if (op >= 0xb8 && op <= 0xbf && (s === 4 || s === 8)) {
@@ -86,7 +112,7 @@ export function selectFast(i: Insn): number {
   // ALU Ev,Gv (01, 09, 21, 29, 31, 39) and Gv,Ev (03, 0B, 23, 2B, 33, 3B), register forms.
   if (op < 0x40 && (op & 7) <= 3 && (op & 7) % 2 === 1 && reg && (s === 4 || s === 8)) {
     const alu = op >> 3;
-    if (alu === 2 || alu === 3) return FAST_NONE;
+    if ((alu === 2 || alu === 3) && s !== 8) return FAST_NONE; // the 64-bit form goes through alu64, which has them
     if ((op & 7) === 1) { i.fd = i.rm; i.fs = i.reg; } else { i.fd = i.reg; i.fs = i.rm; }
     i.sub = alu;
     return s === 4 ? ALU32[alu] : FAST_ALU64;
@@ -101,6 +127,11 @@ export function selectFast(i: Insn): number {
     i.fd = i.rm;
     if (s === 4) return i.sub === 0 ? FAST_INC32 : FAST_DEC32;
     return i.sub === 0 ? FAST_INC64 : FAST_DEC64;
+  }
+  if (op >= 0x0f90 && op <= 0x0f9f && reg && i.rm < 16) return FAST_SETCC_R;
+  if (op >= 0x0f40 && op <= 0x0f4f && reg && (s === 4 || s === 8)) {
+    i.fd = i.reg; i.fs = i.rm;
+    return s === 8 ? FAST_CMOV64 : FAST_CMOV32;
   }
   if ((op >= 0x70 && op <= 0x7f) || (op >= 0x0f80 && op <= 0x0f8f)) return s === 8 ? FAST_JCC64 : s === 4 ? FAST_JCC32 : FAST_NONE;
   if (op === 0xeb || op === 0xe9) return s === 8 ? FAST_JMP64 : s === 4 ? FAST_JMP32 : FAST_NONE;
