@@ -135,11 +135,31 @@ export class KvmVcpu implements Vcpu {
       case abi.KVM_EXIT_INTERNAL_ERROR: {
         const sub = rv.getUint32(abi.RUN.internalSuberror, true);
         const what = sub === 1 ? 'emulation failure' : sub === 2 ? 'simultaneous exceptions' : sub === 3 ? 'delivery event error' : `suberror ${sub}`;
-        return { kind: 'error', message: `KVM internal error: ${what}`, regs: this.getRegisters() };
+        return { kind: 'error', message: `KVM internal error: ${what}${this.internalErrorDetail(sub)}`, regs: this.getRegisters() };
       }
       default:
         return { kind: 'error', message: `unexpected KVM exit reason ${reason}`, regs: this.getRegisters() };
     }
+  }
+
+  /**
+   * What KVM says beyond the suberror: for an emulation failure with
+   * KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES, the bytes it could not emulate
+   * (struct kvm_run emulation_failure: flags u64, insn_size u8, insn_bytes[15]);
+   * otherwise the data words. What a bug report needs.
+   */
+  private internalErrorDetail(suberror: number): string {
+    const rv = this.runView;
+    const ndata = Math.min(rv.getUint32(abi.RUN.internalNdata, true), 16);
+    if (ndata === 0) return '';
+    const flags = rv.getBigUint64(abi.RUN.internalData, true);
+    if (suberror === 1 && flags & 1n && ndata >= 3) {
+      const size = Math.min(this.run8[abi.RUN.internalData + 8], 15);
+      const bytes = Array.from(this.run8.subarray(abi.RUN.internalData + 9, abi.RUN.internalData + 9 + size), (b) => b.toString(16).padStart(2, '0'));
+      return ` (instruction bytes ${bytes.join(' ')})`;
+    }
+    const data = Array.from({ length: ndata }, (_, i) => '0x' + rv.getBigUint64(abi.RUN.internalData + 8 * i, true).toString(16));
+    return ` (data ${data.join(' ')})`;
   }
 
   private serveIo(): void {
