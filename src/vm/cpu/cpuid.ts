@@ -4,9 +4,13 @@
 // (leaves 0x15/0x16 and 0x40000010) so the kernel does not calibrate.
 // Advertised: FPU PSE TSC MSR PAE CX8 APIC SEP CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2 PGE,
 // CX16, hypervisor; ERMS/FSRM (fast REP MOVSB); SYSCALL NX 1G pages RDTSCP LM LAHF_LM;
-// invariant TSC; IA32_ARCH_CAPABILITIES reporting the CPU as not affected by Meltdown, MDS,
-// TAA and the other speculation bugs (an interpreter has no speculation), so Linux needs
-// no page-table isolation (which would flush the TLB on every kernel entry).
+// invariant TSC and IA32_TSC_ADJUST (every vCPU's TSC follows the one host-monotonic
+// clock the timers use: constant rate, never stops, the vCPUs agree; with TSC_ADJUST Linux
+// trusts such a TSC without the clocksource watchdog, whose early reference, tick-counting
+// jiffies, loses ticks on a slow software vCPU); IA32_ARCH_CAPABILITIES reporting the CPU
+// as not affected by Meltdown, MDS, TAA and the other speculation bugs (an interpreter has
+// no speculation), so Linux needs no page-table isolation (which would flush the TLB on
+// every kernel entry).
 // Not advertised (not implemented): VME DE MCE MCA MTRR DS ACPI SS HTT TM PBE, SSE3 and
 // later SIMD, POPCNT, MOVBE, XSAVE/AVX, x2APIC, TSC-deadline, PCID, FSGSBASE, SMEP/SMAP,
 // RDRAND, BMI, IBRS/IBPB/STIBP/SSBD (SPEC_CTRL), monitor/mwait.
@@ -24,7 +28,7 @@ export const CPUID1_EDX =
   (1 << 0) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 11) | (1 << 13) | (1 << 15) |
   (1 << 16) | (1 << 17) | (1 << 19) | (1 << 23) | (1 << 24) | (1 << 25) | (1 << 26);
 export const CPUID1_ECX = (1 << 13) | (1 << 31);
-export const CPUID7_EBX = 1 << 9; // ERMS
+export const CPUID7_EBX = (1 << 1) | (1 << 9); // IA32_TSC_ADJUST, ERMS
 /** FSRM (bit 4) and IA32_ARCH_CAPABILITIES (bit 29). */
 export const CPUID7_EDX = (1 << 4) | (1 << 29);
 export const CPUID80000001_EDX = (1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29);

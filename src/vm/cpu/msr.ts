@@ -1,6 +1,6 @@
 // Model-specific registers of the software CPU (Intel SDM Vol. 4, Table 2-2 "IA-32
 // architectural MSRs"): the ones with behaviour (EFER, the SYSCALL MSRs, FS/GS bases,
-// TSC, APIC base), the read-only ARCH_CAPABILITIES, and a small set kept as
+// TSC and TSC_ADJUST, APIC base), the read-only ARCH_CAPABILITIES, and a small set kept as
 // read-as-written (PAT, MISC_ENABLE, SYSENTER, BIOS_SIGN_ID, TSC_AUX). Anything else
 // raises #GP, as real hardware does for MSRs it lacks; Linux probes with rdmsr_safe.
 // Not modelled: MTRRs (MTRR is not advertised), machine-check banks, performance counters,
@@ -12,6 +12,7 @@ import { CR0_PG, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE, FS, GS } from './state.
 
 export const MSR_IA32_TSC = 0x10;
 export const MSR_IA32_APIC_BASE = 0x1b;
+export const MSR_IA32_TSC_ADJUST = 0x3b;
 export const MSR_IA32_BIOS_SIGN_ID = 0x8b;
 export const MSR_IA32_ARCH_CAPABILITIES = 0x10a;
 export const MSR_IA32_SYSENTER_CS = 0x174;
@@ -53,8 +54,12 @@ export class MsrFile {
   sfmask = 0;
   kernelGsBase = 0;
   tscAux = 0;
-  /** TSC = clock * TSC_HZ + tscOffset (WRMSR to the TSC sets the offset). */
-  private tscOffset = 0n;
+  /**
+   * TSC = clock * TSC_HZ + tscAdjust. The offset is IA32_TSC_ADJUST itself (SDM Vol. 3B
+   * §18.17.3): a WRMSR to the TSC moves it by the same amount the TSC moved, a WRMSR to
+   * TSC_ADJUST moves the TSC. Signed 64-bit.
+   */
+  private tscAdjust = 0n;
 
   constructor(private readonly cpu: Cpu) {}
 
@@ -65,12 +70,17 @@ export class MsrFile {
     this.plain.set(MSR_IA32_MISC_ENABLE, MISC_ENABLE_DEFAULT);
     this.apicBase = APIC_BASE_DEFAULT | (this.cpu.index === 0 ? 0x100 : 0);
     this.star = 0n; this.lstar = 0; this.cstar = 0; this.sfmask = 0; this.kernelGsBase = 0; this.tscAux = 0;
-    this.tscOffset = 0n;
+    this.tscAdjust = 0n;
   }
 
   tsc(): bigint {
     // nowNs * TSC_HZ / 1e9 without losing precision for long uptimes.
-    return BigInt.asUintN(64, (BigInt(Math.floor(this.cpu.clock.nowNs())) * BigInt(TSC_HZ)) / 1_000_000_000n + this.tscOffset);
+    return BigInt.asUintN(64, this.clockTicks() + this.tscAdjust);
+  }
+
+  /** The clock in TSC ticks: every vCPU's TSC and the timers advance from the same clock. */
+  private clockTicks(): bigint {
+    return (BigInt(Math.floor(this.cpu.clock.nowNs())) * BigInt(TSC_HZ)) / 1_000_000_000n;
   }
 
   /** The MSR's value, or undefined when this CPU has no such MSR (#GP for RDMSR). */
@@ -78,6 +88,7 @@ export class MsrFile {
     const c = this.cpu;
     switch (index >>> 0) {
       case MSR_IA32_TSC: return this.tsc();
+      case MSR_IA32_TSC_ADJUST: return BigInt.asUintN(64, this.tscAdjust);
       case MSR_IA32_APIC_BASE: return BigInt(this.apicBase >>> 0);
       case MSR_IA32_ARCH_CAPABILITIES: return ARCH_CAPABILITIES;
       case MSR_EFER: return BigInt(c.efer);
@@ -96,7 +107,10 @@ export class MsrFile {
     const canonical = signed < 140737488355328 && signed >= -140737488355328;
     switch (index >>> 0) {
       case MSR_IA32_TSC:
-        this.tscOffset = value - (this.tsc() - this.tscOffset);
+        this.tscAdjust = BigInt.asIntN(64, value - this.clockTicks());
+        return true;
+      case MSR_IA32_TSC_ADJUST:
+        this.tscAdjust = BigInt.asIntN(64, value);
         return true;
       case MSR_IA32_APIC_BASE:
         if (value >> 40n) return false;
