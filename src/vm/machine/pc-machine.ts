@@ -179,9 +179,14 @@ export class PcMachine {
       this.isa = new KvmIsaIrqs((gsi) => kvm.irqLine(gsi));
       this.msi = kvm.msi;
       this.apicIds = [];
-      for (let i = 0; i < config.vcpus; i++) {
-        this.kvmVcpus.push(kvm.createVcpu(i, this.bus));
-        this.apicIds.push(i); // KVM's initial APIC ID is the vCPU index
+      try {
+        for (let i = 0; i < config.vcpus; i++) {
+          this.kvmVcpus.push(kvm.createVcpu(i, this.bus));
+          this.apicIds.push(i); // KVM's initial APIC ID is the vCPU index
+        }
+      } catch (err) {
+        kvm.close(); // nobody else holds the VM yet
+        throw err;
       }
     } else {
       this.mem = BufferGuestMemory.allocate(config.memoryBytes);
