@@ -3,16 +3,19 @@
 // shuffles, unpack, pack, PMOVMSKB, PSADBW), scalar and packed single/double arithmetic,
 // comparisons (CMPxx, COMISx/UCOMISx), conversions, MXCSR (LDMXCSR/STMXCSR) and
 // FXSAVE/FXRSTOR. Registers live in CpuState.xmm (16 x 128 bits) with views per lane
-// width; slot 16 holds a memory source operand, slot 17 is scratch.
+// width; slots 16-17 are the executor's scratch (a memory source, a temporary), 18-19
+// the MMX forms' (exec-mmx.ts reuses the integer code here on 64-bit operands).
 // Float arithmetic is done in float64 and rounded with Math.fround for single precision
-// (exact for +, -, *, /, sqrt). Not modelled: MXCSR exception flags and unmasked SIMD
-// exceptions (#XM), DAZ/FTZ, rounding modes other than nearest-even for arithmetic (the
-// conversions do honour MXCSR.RC). The MMX forms (exec-mmx.ts) reuse the integer code here.
+// (exact for +, -, *, /, sqrt under round-to-nearest); MXCSR rounding control, FTZ, DAZ
+// and the exception status flags go through sse-float.ts, which recomputes exactly only
+// when the JS result cannot be trusted. Not modelled: unmasked SIMD exceptions (#XM),
+// the MXCSR effects of RCPPS/RSQRTPS (approximations computed exactly here).
 
 import type { Cpu } from './cpu.js';
 import { CpuFault, Vector } from './fault.js';
 import { CF, PF, ZF } from './flags.js';
 import { Insn } from './insn.js';
+import { exactOp, F32, F64, type Format, MX_DAZ, MX_DE, MX_FTZ, MX_IE, MX_PE, MX_ZE, roundToInteger, roundValue } from './sse-float.js';
 import { CR0_EM, CR0_TS, CR4_OSFXSR } from './state.js';
 
 const TWO32 = 4294967296;
@@ -450,18 +453,32 @@ export function shiftXmm(c: Cpu, i: Insn): void {
   shiftLanes(c, i.reg, op, bits, count);
 }
 
-// ---- floating point ----
+// ---- floating point (MXCSR rounding, FTZ/DAZ and status flags in sse-float.ts) ----
 
-function roundMode(c: Cpu, v: number): number {
-  switch ((c.mxcsr >> 13) & 3) {
-    case 0: {
-      const f = Math.floor(v), d = v - f;
-      return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
-    }
-    case 1: return Math.floor(v);
-    case 2: return Math.ceil(v);
-    default: return Math.trunc(v);
-  }
+const rcOf = (c: Cpu): number => (c.mxcsr >> 13) & 3;
+
+/** The slow path is needed unless: round to nearest, no FTZ, and PE already set. */
+const fastMx = (mx: number): boolean => (mx & (0x6000 | MX_FTZ | MX_PE)) === MX_PE;
+
+/** A signalling NaN in lane `at` (32-bit index) of the xmm array. */
+function isSnan(c: Cpu, at: number, dbl: boolean): boolean {
+  const w = c.xmm[dbl ? at + 1 : at];
+  return dbl
+    ? (w & 0x7ff0_0000) === 0x7ff0_0000 && (w & 0x8_0000) === 0 && ((w & 0xf_ffff) !== 0 || c.xmm[at] !== 0)
+    : (w & 0x7f80_0000) === 0x7f80_0000 && (w & 0x40_0000) === 0 && (w & 0x3f_ffff) !== 0;
+}
+
+/**
+ * A denormal source operand: zero under DAZ, otherwise noted in `denormalSeen` for the DE
+ * flag, which an invalid operation or a division by zero in the same lane takes precedence
+ * over (SDM Vol. 1 §11.5.2, pre-computation exceptions).
+ */
+let denormalSeen = false;
+function denormalIn(c: Cpu, v: number, f: Format): number {
+  if (v === 0 || !(Math.abs(v) < f.min)) return v;
+  if (c.mxcsr & MX_DAZ) return v < 0 ? -0 : 0;
+  denormalSeen = true;
+  return v;
 }
 
 function arith(op: number, a: number, b: number): number {
@@ -478,31 +495,61 @@ function arith(op: number, a: number, b: number): number {
   }
 }
 
+const flagBox = { flags: 0 };
+
 /**
  * One lane with the SSE NaN rules (SDM Vol. 1 §4.8.3.5, Table 4-7): a NaN operand is
  * returned quieted (the destination's first), an invalid operation gives the default
- * QNaN, MIN/MAX return the source whenever an operand is a NaN.
+ * QNaN, MIN/MAX return the source whenever an operand is a NaN. Finite results are
+ * rounded per MXCSR (sse-float.ts), with the exception flags.
  */
 function lane(c: Cpu, op: number, dbl: boolean, d: number, s: number): void {
   const x = c.xmm, v = views(c);
-  const a = dbl ? v.f64[d >> 1] : v.f32[d], b = dbl ? v.f64[s >> 1] : v.f32[s];
+  let a = dbl ? v.f64[d >> 1] : v.f32[d], b = dbl ? v.f64[s >> 1] : v.f32[s];
   const unary = op === 0x51 || op === 0x52 || op === 0x53;
+  const minmax = op === 0x5d || op === 0x5f;
   const quiet = dbl ? 0x0008_0000 : 0x0040_0000;
   const hiWord = dbl ? 1 : 0;
   if ((!unary && a !== a) || b !== b) {
-    const minmax = op === 0x5d || op === 0x5f;
+    if (op !== 0x52 && op !== 0x53 && (minmax || (!unary && isSnan(c, d, dbl)) || isSnan(c, s, dbl))) c.mxcsr |= MX_IE;
     const from = minmax || unary || a === a ? s : d;
     x[d] = x[from];
     if (dbl) x[d + 1] = x[from + 1];
     if (!minmax) x[d + hiWord] |= quiet;
+    else if (b === b && (c.mxcsr & MX_DAZ) !== 0 && b !== 0 && Math.abs(b) < (dbl ? F64 : F32).min) {
+      // MIN/MAX return the source as DAZ saw it: a denormal becomes a signed zero.
+      x[d + hiWord] &= 0x8000_0000 | 0;
+      if (dbl) x[d] = 0;
+    }
     return;
   }
-  const r = arith(op, a, b);
+  const f = dbl ? F64 : F32;
+  if (unary) a = 0; // the destination lane is not an operand
+  let r: number;
+  if (op === 0x52 || op === 0x53) r = arith(op, a, b); // approximations: no flags
+  else {
+    denormalSeen = false;
+    if (!unary) a = denormalIn(c, a, f);
+    b = denormalIn(c, b, f);
+    r = arith(op, a, b);
+    if (!dbl) r = Math.fround(r);
+    if (r !== r) c.mxcsr |= MX_IE; // inf - inf, 0 * inf, 0 / 0, inf / inf, sqrt(-x)
+    else if (op === 0x5e && b === 0 && Number.isFinite(a)) c.mxcsr |= MX_ZE;
+    else if (denormalSeen) c.mxcsr |= MX_DE;
+    if (r === r && !(op === 0x5e && b === 0) && !minmax && Number.isFinite(a) && Number.isFinite(b)) {
+      const mx = c.mxcsr;
+      if (!fastMx(mx) || !(Math.abs(r) > f.min) || !Number.isFinite(r)) {
+        flagBox.flags = 0;
+        r = exactOp(op, a, b, f, (mx >> 13) & 3, (mx & MX_FTZ) !== 0, flagBox);
+        c.mxcsr |= flagBox.flags;
+      }
+    }
+  }
   if (r !== r) {
     if (dbl) { x[d] = 0; x[d + 1] = 0xfff8_0000 | 0; } else x[d] = 0xffc0_0000 | 0;
     return;
   }
-  if (dbl) v.f64[d >> 1] = r; else v.f32[d] = Math.fround(r);
+  if (dbl) v.f64[d >> 1] = r; else v.f32[d] = r;
 }
 
 /** ADD/MUL/SUB/DIV/MIN/MAX/SQRT/RSQRT/RCP in PS/PD/SS/SD forms (0F 51-53, 58-5F). */
@@ -530,30 +577,45 @@ function cmpPred(p: number, a: number, b: number): boolean {
   }
 }
 
-/** CMPPS/CMPPD/CMPSS/CMPSD xmm, xmm/m, Ib (0F C2). */
+/**
+ * Compare operands of lanes d and s (32-bit indexes): DAZ/DE, and IE for an SNaN or, when
+ * `signalling` (COMIS, the ordered CMP predicates), for any NaN.
+ */
+function compareOperands(c: Cpu, dbl: boolean, d: number, s: number, signalling: boolean): [number, number] {
+  const v = views(c), f = dbl ? F64 : F32;
+  const a = dbl ? v.f64[d >> 1] : v.f32[d], b = dbl ? v.f64[s >> 1] : v.f32[s];
+  if (a !== a || b !== b) {
+    if (signalling || isSnan(c, d, dbl) || isSnan(c, s, dbl)) c.mxcsr |= MX_IE;
+    return [a, b];
+  }
+  denormalSeen = false;
+  const r: [number, number] = [denormalIn(c, a, f), denormalIn(c, b, f)];
+  if (denormalSeen) c.mxcsr |= MX_DE;
+  return r;
+}
+
+/** CMPPS/CMPPD/CMPSS/CMPSD xmm, xmm/m, Ib (0F C2); LT/LE/NLT/NLE signal on QNaNs. */
 export function fcmp(c: Cpu, i: Insn): void {
-  const v = views(c), x = c.xmm, p = i.imm;
-  switch (i.mpfx) {
-    case 0xf2: { const s = src(c, i, 8); const r = cmpPred(p, v.f64[i.reg * 2], v.f64[s * 2]) ? -1 : 0; x[i.reg * 4] = r; x[i.reg * 4 + 1] = r; return; }
-    case 0xf3: { const s = src(c, i, 4); x[i.reg * 4] = cmpPred(p, v.f32[i.reg * 4], v.f32[s * 4]) ? -1 : 0; return; }
-    case 0x66: {
-      const s = src(c, i, 16, true);
-      for (let k = 0; k < 2; k++) { const r = cmpPred(p, v.f64[i.reg * 2 + k], v.f64[s * 2 + k]) ? -1 : 0; x[i.reg * 4 + 2 * k] = r; x[i.reg * 4 + 2 * k + 1] = r; }
-      return;
-    }
-    default: {
-      const s = src(c, i, 16, true);
-      for (let k = 0; k < 4; k++) x[i.reg * 4 + k] = cmpPred(p, v.f32[i.reg * 4 + k], v.f32[s * 4 + k]) ? -1 : 0;
-    }
+  const x = c.xmm, p = i.imm & 7;
+  const signalling = p === 1 || p === 2 || p === 5 || p === 6;
+  const dbl = i.mpfx === 0x66 || i.mpfx === 0xf2;
+  const lanes = i.mpfx === 0xf2 || i.mpfx === 0xf3 ? 1 : dbl ? 2 : 4;
+  const s = src(c, i, lanes === 1 ? (dbl ? 8 : 4) : 16, lanes > 1);
+  const step = dbl ? 2 : 1;
+  for (let k = 0; k < lanes; k++) {
+    const d = i.reg * 4 + k * step, so = s * 4 + k * step;
+    const [a, b] = compareOperands(c, dbl, d, so, signalling);
+    const r = cmpPred(p, a, b) ? -1 : 0;
+    x[d] = r;
+    if (dbl) x[d + 1] = r;
   }
 }
 
 /** UCOMISS/UCOMISD/COMISS/COMISD (0F 2E/2F): ZF, PF, CF; OF, SF, AF cleared. */
 export function comis(c: Cpu, i: Insn): void {
-  const v = views(c);
   const dbl = i.mpfx === 0x66;
   const s = src(c, i, dbl ? 8 : 4);
-  const a = dbl ? v.f64[i.reg * 2] : v.f32[i.reg * 4], b = dbl ? v.f64[s * 2] : v.f32[s * 4];
+  const [a, b] = compareOperands(c, dbl, i.reg * 4, s * 4, i.opcode === 0x0f2f);
   let f: number;
   if (Number.isNaN(a) || Number.isNaN(b)) f = ZF | PF | CF;
   else if (a > b) f = 0;
@@ -562,42 +624,48 @@ export function comis(c: Cpu, i: Insn): void {
   c.setArithFlags(f);
 }
 
-/** Converts a double to int32/int64 per SDM "integer indefinite" rules; returns [lo, hi]. */
-function toInt(v: number, bits: number): [number, number] {
-  if (bits === 32) {
-    if (!(v >= -2147483648 && v < 2147483648)) return [0x8000_0000, 0];
-    return [v | 0, 0];
+/**
+ * Float to int32/int64 rounded per MXCSR.RC (truncated for the CVTT forms): the integer
+ * indefinite and IE for NaN or out of range, PE when a fraction is dropped; [lo, hi].
+ */
+function cvtInt(c: Cpu, v: number, bits: number, trunc: boolean, f: Format): [number, number] {
+  if ((c.mxcsr & MX_DAZ) !== 0 && v !== 0 && Math.abs(v) < f.min) v = 0;
+  const r = trunc ? Math.trunc(v) : roundToInteger(v, rcOf(c));
+  const lim = bits === 32 ? 2147483648 : 9223372036854775808;
+  if (!(r >= -lim && r < lim)) {
+    c.mxcsr |= MX_IE;
+    return bits === 32 ? [0x8000_0000, 0] : [0, 0x8000_0000];
   }
-  if (!(v >= -9223372036854775808 && v < 9223372036854775808)) return [0, 0x8000_0000];
-  const hi = Math.floor(v / TWO32);
-  return [(v - hi * TWO32) >>> 0, hi | 0];
+  if (r !== v) c.mxcsr |= MX_PE;
+  if (bits === 32) return [r | 0, 0];
+  const hi = Math.floor(r / TWO32);
+  return [(r - hi * TWO32) >>> 0, hi | 0];
+}
+
+/** An integer (exact as a number below 2^53, else as a BigInt) rounded into format f per MXCSR. */
+function intToFloat(c: Cpu, v: number | bigint, f: Format): number {
+  const mx = c.mxcsr;
+  if (typeof v === 'number') {
+    const r = f === F32 ? Math.fround(v) : v;
+    if (r === v || (fastMx(mx) && f === F32)) { if (r !== v) c.mxcsr |= MX_PE; return r; }
+  }
+  flagBox.flags = 0;
+  const r = roundValue(v, f, (mx >> 13) & 3, false, flagBox);
+  c.mxcsr |= flagBox.flags;
+  return r;
 }
 
 /** CVTSI2SS/CVTSI2SD xmm, r/m32/64 (F3/F2 0F 2A). */
 export function cvtsi2s(c: Cpu, i: Insn): void {
   checkSse(c);
-  let val: number;
-  if (i.rm >= 0) val = i.rexW ? c.hi[i.rm] * TWO32 + (c.lo[i.rm] >>> 0) : c.lo[i.rm];
-  else { const ea = c.ea(i); const lo = c.read32(ea); val = i.rexW ? (c.read32(ea + 4) | 0) * TWO32 + lo : lo | 0; }
-  const v = views(c);
-  if (i.mpfx === 0xf2) v.f64[i.reg * 2] = val;
-  else v.f32[i.reg * 4] = Math.abs(val) < 9007199254740992 ? Math.fround(val) : int64ToFloat32(c, i);
-}
-
-/** int64 -> float32 with one rounding (via float64 it would round twice). */
-function int64ToFloat32(c: Cpu, i: Insn): number {
   let lo: number, hi: number;
-  if (i.rm >= 0) { lo = c.lo[i.rm] >>> 0; hi = c.hi[i.rm] >>> 0; }
-  else { const ea = c.ea(i); lo = c.read32(ea); hi = c.read32(ea + 4); }
-  let x = BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
-  const neg = x < 0n;
-  if (neg) x = -x;
-  const shift = BigInt(x.toString(2).length - 24);
-  let q = x >> shift;
-  const rem = x & ((1n << shift) - 1n), half = 1n << (shift - 1n);
-  if (rem > half || (rem === half && (q & 1n) === 1n)) q += 1n;
-  const r = Number(q) * 2 ** Number(shift);
-  return neg ? -r : r;
+  if (i.rm >= 0) { lo = c.lo[i.rm]; hi = i.rexW ? c.hi[i.rm] : lo >> 31; }
+  else { const ea = c.ea(i); lo = c.read32(ea); hi = i.rexW ? c.read32(ea + 4) | 0 : lo >> 31; }
+  const n = hi * TWO32 + (lo >>> 0);
+  const val = Math.abs(n) <= 9007199254740992 ? n : BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+  const v = views(c);
+  if (i.mpfx === 0xf2) v.f64[i.reg * 2] = intToFloat(c, val, F64);
+  else v.f32[i.reg * 4] = intToFloat(c, val, F32);
 }
 
 /** CVTTSS2SI/CVTTSD2SI (0F 2C) and CVTSS2SI/CVTSD2SI (0F 2D) r32/64, xmm/m. */
@@ -605,20 +673,45 @@ export function cvts2si(c: Cpu, i: Insn): void {
   const v = views(c);
   const dbl = i.mpfx === 0xf2;
   const s = src(c, i, dbl ? 8 : 4);
-  let val = dbl ? v.f64[s * 2] : v.f32[s * 4];
-  val = i.opcode === 0x0f2c ? Math.trunc(val) : roundMode(c, val);
-  const [lo, hi] = toInt(val, i.rexW ? 64 : 32);
+  const [lo, hi] = cvtInt(c, dbl ? v.f64[s * 2] : v.f32[s * 4], i.rexW ? 64 : 32, i.opcode === 0x0f2c, dbl ? F64 : F32);
   c.writeReg(i.rexW ? 8 : 4, i.reg, lo >>> 0, hi);
+}
+
+/** float64 -> float32 per MXCSR (CVTSD2SS, CVTPD2PS); NaNs keep their payload, quieted. */
+function narrow(c: Cpu, at: number): number {
+  let a = views(c).f64[at >> 1];
+  if (a !== a) { if (isSnan(c, at, true)) c.mxcsr |= MX_IE; return Math.fround(a); }
+  denormalSeen = false;
+  a = denormalIn(c, a, F64);
+  if (denormalSeen) c.mxcsr |= MX_DE;
+  const r = Math.fround(a);
+  if (!Number.isFinite(a) || (r === a && Math.abs(r) > F32.min)) return r;
+  const mx = c.mxcsr;
+  if (fastMx(mx) && Math.abs(r) > F32.min && Number.isFinite(r)) { c.mxcsr |= MX_PE; return r; }
+  flagBox.flags = 0;
+  const out = roundValue(a, F32, (mx >> 13) & 3, (mx & MX_FTZ) !== 0, flagBox);
+  c.mxcsr |= flagBox.flags;
+  return out;
+}
+
+/** float32 -> float64 (CVTSS2SD, CVTPS2PD): exact; SNaN and denormal operands flag. */
+function widen(c: Cpu, at: number): number {
+  const a = views(c).f32[at];
+  if (a !== a) { if (isSnan(c, at, false)) c.mxcsr |= MX_IE; return a; }
+  denormalSeen = false;
+  const r = denormalIn(c, a, F32);
+  if (denormalSeen) c.mxcsr |= MX_DE;
+  return r;
 }
 
 /** CVTPS2PD/CVTPD2PS/CVTSS2SD/CVTSD2SS (0F 5A). */
 export function cvtFloat(c: Cpu, i: Insn): void {
   const v = views(c), x = c.xmm, d = i.reg;
   switch (i.mpfx) {
-    case 0xf3: { const s = src(c, i, 4); v.f64[d * 2] = v.f32[s * 4]; return; }
-    case 0xf2: { const s = src(c, i, 8); v.f32[d * 4] = Math.fround(v.f64[s * 2]); return; }
-    case 0x66: { const s = src(c, i, 16, true); const a = v.f64[s * 2], b = v.f64[s * 2 + 1]; v.f32[d * 4] = Math.fround(a); v.f32[d * 4 + 1] = Math.fround(b); x[d * 4 + 2] = 0; x[d * 4 + 3] = 0; return; }
-    default: { const s = src(c, i, 8); const a = v.f32[s * 4], b = v.f32[s * 4 + 1]; v.f64[d * 2] = a; v.f64[d * 2 + 1] = b; }
+    case 0xf3: { const s = src(c, i, 4); v.f64[d * 2] = widen(c, s * 4); return; }
+    case 0xf2: { const s = src(c, i, 8); v.f32[d * 4] = narrow(c, s * 4); return; }
+    case 0x66: { const s = src(c, i, 16, true); const a = narrow(c, s * 4), b = narrow(c, s * 4 + 2); v.f32[d * 4] = a; v.f32[d * 4 + 1] = b; x[d * 4 + 2] = 0; x[d * 4 + 3] = 0; return; }
+    default: { const s = src(c, i, 8); const a = widen(c, s * 4), b = widen(c, s * 4 + 1); v.f64[d * 2] = a; v.f64[d * 2 + 1] = b; }
   }
 }
 
@@ -626,11 +719,8 @@ export function cvtFloat(c: Cpu, i: Insn): void {
 export function cvtDqPs(c: Cpu, i: Insn): void {
   const s = src(c, i, 16, true), v = views(c), d = i.reg;
   for (let k = 0; k < 4; k++) {
-    if (i.mpfx === 0) v.f32[d * 4 + k] = Math.fround(v.i32[s * 4 + k]);
-    else {
-      const f = v.f32[s * 4 + k];
-      v.i32[d * 4 + k] = toInt(i.mpfx === 0xf3 ? Math.trunc(f) : roundMode(c, f), 32)[0];
-    }
+    if (i.mpfx === 0) v.f32[d * 4 + k] = intToFloat(c, v.i32[s * 4 + k], F32);
+    else v.i32[d * 4 + k] = cvtInt(c, v.f32[s * 4 + k], 32, i.mpfx === 0xf3, F32)[0];
   }
 }
 
@@ -645,8 +735,8 @@ export function cvtDqPd(c: Cpu, i: Insn): void {
   }
   const s = src(c, i, 16, true);
   const a = v.f64[s * 2], b = v.f64[s * 2 + 1];
-  const r = i.mpfx === 0x66 ? Math.trunc : (x: number) => roundMode(c, x);
-  v.i32[d * 4] = toInt(r(a), 32)[0]; v.i32[d * 4 + 1] = toInt(r(b), 32)[0];
+  v.i32[d * 4] = cvtInt(c, a, 32, i.mpfx === 0x66, F64)[0];
+  v.i32[d * 4 + 1] = cvtInt(c, b, 32, i.mpfx === 0x66, F64)[0];
   v.i32[d * 4 + 2] = 0; v.i32[d * 4 + 3] = 0;
 }
 

@@ -3,7 +3,8 @@
 // GPRs, the end RIP (the snippet must fall through to its trailer), the arithmetic
 // flags and DF minus the form's undefined flags, XMM0-3 for SSE forms, the data buffer
 // for memory forms, and for faulting cases the vector, faulting RIP and registers.
-// Leaves out: timing, x87 state, MXCSR status flags.
+// Leaves out: timing; x87/MMX state and MXCSR only as far as a form stores them to the
+// data buffer or a register (FNSTSW/FNSTENV/FXSAVE/STMXCSR/MOVQ).
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

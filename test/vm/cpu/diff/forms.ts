@@ -4,8 +4,9 @@
 // shaper that constrains inputs (pointers into the data buffer, shift counts, divisors).
 // Groups: ALU, unary, shift/rotate, multiply/divide, bit, string, exchange, conditions
 // (CMOVcc/SETcc/Jcc), moves and extensions (incl. GS-based and page-crossing operands),
-// LEA, stack, hint/fence forms, x87, SSE2 as busybox uses it (with MXCSR), and 32-bit
-// code in compatibility mode (BCD, INTO, PUSHA/POPA, 16-bit addressing, ...).
+// LEA, stack, hint/fence forms, x87, SSE2 as busybox uses it (with MXCSR rounding, FTZ,
+// DAZ and status flags), MMX (with the x87 aliasing), and 32-bit code in compatibility
+// mode (BCD, INTO, PUSHA/POPA, 16-bit addressing, ...).
 // Leaves out: TZCNT/LZCNT/POPCNT/MOVBE/BMI (the CPU does not advertise them), AVX, far
 // control transfers and system instructions (the guest programs cover those), x87
 // extended-precision arithmetic and transcendental functions (the CPU computes in float64).
@@ -654,6 +655,12 @@ for (const [name, ops] of [
   ['ldmxcsr/stmxcsr with cvtsd2si/cvtsd2ss/sqrtsd', 'cvtsd2si rax, xmm0; cvtsd2ss xmm1, xmm1; sqrtsd xmm2, xmm3'],
   ['ldmxcsr/stmxcsr with addps/mulps/cvtps2dq', 'addps xmm0, xmm1; mulps xmm2, xmm3; cvtps2dq xmm1, xmm0'],
   ['ldmxcsr/stmxcsr with ucomisd/comisd', 'ucomisd xmm0, xmm1; comisd xmm2, xmm3'],
+  ['ldmxcsr/stmxcsr with subss/divss/sqrtss', 'subss xmm0, xmm1; divss xmm2, xmm3; sqrtss xmm1, xmm2'],
+  ['ldmxcsr/stmxcsr with subpd/divpd/sqrtpd', 'subpd xmm0, xmm1; divpd xmm2, xmm3; sqrtpd xmm1, xmm2'],
+  ['ldmxcsr/stmxcsr with minsd/maxps/cmpltsd/cmpeqps/comiss', 'minsd xmm0, xmm1; maxps xmm2, xmm3; cmpltsd xmm1, xmm3; cmpeqps xmm3, xmm0; comiss xmm2, xmm1'],
+  ['ldmxcsr/stmxcsr with cvtsi2sd/cvtsi2ss r64, cvtdq2ps', 'cvtsi2sd xmm0, rbx; cvtsi2ss xmm1, rcx; cvtsi2ss xmm2, edx; cvtdq2ps xmm3, xmm3'],
+  ['ldmxcsr/stmxcsr with cvttsd2si/cvttps2dq/cvtpd2dq', 'cvttsd2si eax, xmm0; cvttps2dq xmm1, xmm1; cvtpd2dq xmm2, xmm2; cvtss2si rbx, xmm3'],
+  ['ldmxcsr/stmxcsr with cvtps2pd/cvtpd2ps/cvtss2sd', 'cvtps2pd xmm0, xmm1; cvtpd2ps xmm1, xmm2; cvtss2sd xmm2, xmm3'],
 ]) {
   // Results under the drawn RC/FTZ/DAZ (the stored status flags are cleared before comparing)...
   add({
