@@ -2,12 +2,11 @@
 // amd64 kernel with its virtio modules, booted once through the production path
 // (GuestSpec -> machineConfigFor -> runMachine, the factories of machine-factories.ts in
 // the worker) with four virtio-blk disks (raw, qcow2, qcow2 over a raw backing file, and a
-// read-only raw), a virtio-net on the user NAT with an inbound port forward (written as
-// `--network user,portForward=HOST:GUEST`), and a
-// virtio-rng. One boot carries every check because a boot on the software CPU takes
+// read-only raw; cache none, writethrough, writeback, directsync), a virtio-net on the user
+// NAT with an inbound port forward (written as `--network user,portForward=HOST:GUEST`), and
+// a virtio-rng. One boot carries every check because a boot on the software CPU takes
 // minutes. The guest script bounds each phase with `timeout` and prints one tagged line per
 // fact; the host judges the images afterwards with qemu-img check, e2fsck -fn and debugfs.
-
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -86,6 +85,7 @@ httpd -p ${GUEST_HTTP_PORT} -h /www
 # The host fetches /token through the forward when this request arrives and answers with what it got.
 timeout -s KILL 300 wget -q -O /tmp/fwd http://10.0.2.2:${httpPort}/forward-check && echo "E2E-FORWARD $(cat /tmp/fwd)" || echo "E2E-FORWARD failed"
 t forward-done
+echo "E2E-CLOCKSOURCE $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 echo "E2E-DONE"
 poweroff -f
 `;
@@ -178,8 +178,9 @@ describe.runIf(fx.KERNEL_AMD64 && fx.MODULES_AMD64)('virtio under Linux on the V
     roHeadSha = sha256(fs.readFileSync(images.ro).subarray(0, MiB));
 
     const { kernel, initrd } = buildVmCoreGuest(dir, guestInit(httpPort), { 'udhcpc.sh': UDHCPC_SCRIPT });
-    const disk = (p: string, format: 'raw' | 'qcow2', serial: string, target: string, readOnly = false): GuestDisk => ({
-      path: p, format, serial, readOnly, target, bus: 'virtio', device: 'disk', cache: 'writeback',
+    // Each disk with another cache= mode, so each flush policy carries a file system.
+    const disk = (p: string, format: 'raw' | 'qcow2', serial: string, target: string, cache: string, readOnly = false): GuestDisk => ({
+      path: p, format, serial, readOnly, target, bus: 'virtio', device: 'disk', cache,
     });
     const spec: GuestSpec = {
       memoryBytes: 256 * MiB,
@@ -188,10 +189,10 @@ describe.runIf(fx.KERNEL_AMD64 && fx.MODULES_AMD64)('virtio under Linux on the V
       initrd,
       cmdline: 'console=ttyS0 panic=-1 loglevel=4',
       disks: [
-        disk(images.raw, 'raw', 'TSV-RAW', 'vda'),
-        disk(images.qcow2, 'qcow2', 'TSV-QCOW2', 'vdb'),
-        disk(images.overlay, 'qcow2', 'TSV-OVERLAY', 'vdc'),
-        disk(images.ro, 'raw', 'TSV-RO', 'vdd', true),
+        disk(images.raw, 'raw', 'TSV-RAW', 'vda', 'none'),
+        disk(images.qcow2, 'qcow2', 'TSV-QCOW2', 'vdb', 'writethrough'),
+        disk(images.overlay, 'qcow2', 'TSV-OVERLAY', 'vdc', 'writeback'),
+        disk(images.ro, 'raw', 'TSV-RO', 'vdd', 'directsync', true),
       ],
       nics: [{
         mac: '52:54:00:e2:e0:01',
@@ -205,7 +206,7 @@ describe.runIf(fx.KERNEL_AMD64 && fx.MODULES_AMD64)('virtio under Linux on the V
     run = await runOnVmCoreCapturing(spec, { timeoutMs: 25 * 60_000, serialLogPath: path.join(dir, 'serial.log') });
     bootSeconds = (Date.now() - started) / 1000;
     // Seen in the test log: how long the one boot took on this machine (not asserted).
-    console.log(`virtio E2E boot on the VM core: ${bootSeconds.toFixed(0)} s; guest uptime at each phase: ${run.lines('E2E-T').join(', ')}`);
+    console.log(`virtio E2E boot on the VM core: ${bootSeconds.toFixed(0)} s; guest uptime at each phase: ${run.lines('E2E-T').join(', ')}; clocksource ${run.line('E2E-CLOCKSOURCE')}`);
   }, 27 * 60_000);
 
   afterAll(() => {
