@@ -501,9 +501,29 @@ const flagBox = { flags: 0 };
  * One lane with the SSE NaN rules (SDM Vol. 1 §4.8.3.5, Table 4-7): a NaN operand is
  * returned quieted (the destination's first), an invalid operation gives the default
  * QNaN, MIN/MAX return the source whenever an operand is a NaN. Finite results are
- * rounded per MXCSR (sse-float.ts), with the exception flags.
+ * rounded per MXCSR, with the exception flags (laneMxcsr, sse-float.ts). The common case
+ * is decided here with a few comparisons: round to nearest, no FTZ, PE already set,
+ * operands zero or normal and a normal result need nothing beyond the JS arithmetic.
  */
 function lane(c: Cpu, op: number, dbl: boolean, d: number, s: number): void {
+  const v = views(c);
+  const a = op === 0x51 ? 0 : dbl ? v.f64[d >> 1] : v.f32[d], b = dbl ? v.f64[s >> 1] : v.f32[s];
+  if (op !== 0x52 && op !== 0x53) {
+    let r = arith(op, a, b);
+    if (!dbl) r = Math.fround(r);
+    const f = dbl ? F64 : F32;
+    const ar = Math.abs(r), aa = Math.abs(a), ab = Math.abs(b);
+    if (ar > f.min && ar <= f.max && (c.mxcsr & (0x6000 | MX_FTZ | MX_PE)) === MX_PE
+      && (aa >= f.min || aa === 0) && (ab >= f.min || ab === 0) && aa <= f.max && ab <= f.max) {
+      if (dbl) v.f64[d >> 1] = r; else v.f32[d] = r;
+      return;
+    }
+  }
+  laneMxcsr(c, op, dbl, d, s);
+}
+
+/** The general case of lane(): NaNs, infinities, denormals, tiny results, RC, FTZ, DAZ, flags. */
+function laneMxcsr(c: Cpu, op: number, dbl: boolean, d: number, s: number): void {
   const x = c.xmm, v = views(c);
   let a = dbl ? v.f64[d >> 1] : v.f32[d], b = dbl ? v.f64[s >> 1] : v.f32[s];
   const unary = op === 0x51 || op === 0x52 || op === 0x53;
@@ -538,7 +558,10 @@ function lane(c: Cpu, op: number, dbl: boolean, d: number, s: number): void {
     else if (denormalSeen) c.mxcsr |= MX_DE;
     if (r === r && !(op === 0x5e && b === 0) && !minmax && Number.isFinite(a) && Number.isFinite(b)) {
       const mx = c.mxcsr;
-      if (!fastMx(mx) || !(Math.abs(r) > f.min) || !Number.isFinite(r)) {
+      // A zero from a sum, or from a zero operand, is exact (operands are multiples of the
+      // smallest denormal), so only other tiny results need the exact path.
+      const exactZero = r === 0 && (op === 0x58 || op === 0x5c || a === 0 || b === 0);
+      if (!fastMx(mx) || !Number.isFinite(r) || (!(Math.abs(r) > f.min) && !exactZero)) {
         flagBox.flags = 0;
         r = exactOp(op, a, b, f, (mx >> 13) & 3, (mx & MX_FTZ) !== 0, flagBox);
         c.mxcsr |= flagBox.flags;
