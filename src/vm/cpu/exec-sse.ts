@@ -802,7 +802,7 @@ function fxsave(c: Cpu, ea: number, _rexW: boolean): void {
   c.write16(ea + 6, 0);
   for (let k = 8; k < 24; k += 4) c.write32(ea + k, 0);
   c.write32(ea + 24, c.mxcsr);
-  c.write32(ea + 28, 0xffff); // MXCSR_MASK: DAZ not supported
+  c.write32(ea + 28, 0xffff); // MXCSR_MASK: all 16 bits writable (DAZ included, sse-float.ts)
   for (let r = 0; r < 8; r++) {
     const bytes = f.image80((f.top + r) & 7);
     for (let k = 0; k < 16; k++) c.write8(ea + 32 + 16 * r + k, k < 10 ? bytes[k] : 0);
