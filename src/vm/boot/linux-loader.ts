@@ -15,6 +15,7 @@ import type { RegisterDump } from '../vcpu.js';
 import { LOADFLAGS_CAN_USE_HEAP, parseBzImage, type BzImageHeader } from './bzimage.js';
 import { E820_MAX_ENTRIES_ZEROPAGE, type E820Entry } from './e820.js';
 import { setupLongModeEntry, setupProtectedModeEntry } from './entry-state.js';
+import { hostDecompressedKernel } from './vmlinux.js';
 
 export const ZERO_PAGE_ADDR = 0x7000;
 export const CMDLINE_ADDR = 0x20000;
@@ -46,6 +47,8 @@ export interface LinuxBootParams {
   e820: readonly E820Entry[];
   /** Where the RSDP lives (boot protocol 2.14 acpi_rsdp_addr; older kernels scan 0xE0000). */
   rsdpAddr?: number;
+  /** Decompress the kernel on the host when it can (vmlinux.ts); default true. */
+  hostDecompress?: boolean;
 }
 
 export interface LoadedKernel {
@@ -59,6 +62,8 @@ export interface LoadedKernel {
   cmdlineAddr: number;
   /** Registers for the boot vCPU (segments, control registers, RIP, RSI). */
   registers: Partial<RegisterDump>;
+  /** Set when the host decompressed the kernel and the guest enters vmlinux directly. */
+  decompressedBy?: string;
 }
 
 function lowRamEnd(mem: GuestMemory): number {
@@ -74,14 +79,30 @@ export function loadLinux(mem: GuestMemory, p: LinuxBootParams, force32 = false)
 
   // Kernel: its init_size from the load address must fit in RAM (it decompresses there).
   const kernelAddr = KERNEL_LOAD_ADDR;
-  const kernelEnd = kernelAddr + Math.max(hdr.initSize, hdr.kernelBytes);
+  let kernelEnd = kernelAddr + Math.max(hdr.initSize, hdr.kernelBytes);
   if (kernelEnd > lowEnd) {
     throw new TsvirtError(
       `${name} needs ${Math.ceil((kernelEnd - kernelAddr) / 2 ** 20)} MiB above 1 MiB to decompress, more than the guest's ${Math.floor(lowEnd / 2 ** 20)} MiB of low RAM`,
       'give the guest more memory (--memory)',
     );
   }
-  mem.slice(kernelAddr, hdr.kernelBytes).set(p.kernel.subarray(hdr.kernelOffset));
+  const use64 = hdr.has64BitEntry && !force32;
+  // A kernel decompressed by the host must lie between 1 MiB and the end of low RAM;
+  // otherwise the guest's decompressor gets the bzImage as usual.
+  const host = use64 && p.hostDecompress !== false ? hostDecompressedKernel(p.kernel, hdr.kernelOffset, hdr.protocol, lowEnd) : undefined;
+  const vmlinux = host && host.segments.every((s) => s.paddr >= kernelAddr && s.paddr + s.memsz <= lowEnd) ? host : undefined;
+  if (vmlinux) {
+    for (const s of vmlinux.segments) {
+      const dst = mem.slice(s.paddr, s.memsz);
+      dst.set(s.data);
+      dst.fill(0, s.data.length);
+      kernelEnd = Math.max(kernelEnd, s.paddr + s.memsz);
+    }
+    // The kernel proper uses memory up to init_size from where it runs before it reads the e820 map.
+    kernelEnd = Math.max(kernelEnd, hdr.prefAddress + hdr.initSize);
+  } else {
+    mem.slice(kernelAddr, hdr.kernelBytes).set(p.kernel.subarray(hdr.kernelOffset));
+  }
 
   // Command line: bounded by the kernel's cmdline_size (protocol 2.06+).
   const cmd = new TextEncoder().encode(p.cmdline);
@@ -133,10 +154,9 @@ export function loadLinux(mem: GuestMemory, p: LinuxBootParams, force32 = false)
     zv.setUint32(o + 16, e.type, true);
   });
 
-  const use64 = hdr.has64BitEntry && !force32;
-  const entryAddr = use64 ? kernelAddr + 0x200 : kernelAddr;
+  const entryAddr = vmlinux ? vmlinux.entry : use64 ? kernelAddr + 0x200 : kernelAddr;
   const registers = use64
     ? setupLongModeEntry(mem, entryAddr, ZERO_PAGE_ADDR)
     : setupProtectedModeEntry(mem, entryAddr, ZERO_PAGE_ADDR);
-  return { header: hdr, entryMode: use64 ? 64 : 32, entryAddr, zeroPageAddr: ZERO_PAGE_ADDR, kernelAddr, initrd, cmdlineAddr: CMDLINE_ADDR, registers };
+  return { header: hdr, entryMode: use64 ? 64 : 32, entryAddr, zeroPageAddr: ZERO_PAGE_ADDR, kernelAddr, initrd, cmdlineAddr: CMDLINE_ADDR, registers, decompressedBy: vmlinux?.decompressedBy };
 }

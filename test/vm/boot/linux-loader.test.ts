@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseBzImage } from '../../../src/vm/boot/bzimage.js';
 import { buildE820, E820_RAM, E820_RESERVED } from '../../../src/vm/boot/e820.js';
 import { loadLinux, ZERO_PAGE_ADDR, CMDLINE_ADDR } from '../../../src/vm/boot/linux-loader.js';
+import { parseVmlinuxElf } from '../../../src/vm/boot/vmlinux.js';
 import { BufferGuestMemory, pcRamLayout } from '../../../src/vm/memory.js';
 import { TsvirtError } from '../../../src/lib/errors.js';
 import { bootFixtures } from './fixtures.js';
@@ -63,12 +64,13 @@ describe('buildE820', () => {
 });
 
 describe('loadLinux', () => {
-  it('loads the amd64 kernel for the 64-bit entry with identity page tables and a zero page', () => {
+  it('loads the amd64 bzImage for the 64-bit entry with identity page tables and a zero page', () => {
     const mem = BufferGuestMemory.allocate(256 * MiB);
     const kernel = readFileSync(fx.KERNEL_CLOUD_AMD64);
     const initrd = readFileSync(fx.INITRAMFS_REPORT_AMD64);
     const e820 = buildE820({ regions: pcRamLayout(256 * MiB) });
-    const k = loadLinux(mem, { kernel, initrd, cmdline: 'console=ttyS0', e820, rsdpAddr: 0xe0000 });
+    const k = loadLinux(mem, { kernel, initrd, cmdline: 'console=ttyS0', e820, rsdpAddr: 0xe0000, hostDecompress: false });
+    expect(k.decompressedBy).toBeUndefined();
     expect(k.entryMode).toBe(64);
     expect(k.entryAddr).toBe(0x100200);
     expect(k.registers.rsi).toBe(BigInt(ZERO_PAGE_ADDR));
@@ -96,6 +98,45 @@ describe('loadLinux', () => {
     expect(mem.read8(ZERO_PAGE_ADDR + 0x1e8)).toBe(e820.length);
     expect(mem.read64(ZERO_PAGE_ADDR + 0x2d0 + 20 + 8)).toBe(0x60400n);
     expect(new TextDecoder().decode(mem.slice(CMDLINE_ADDR, 14))).toBe('console=ttyS0\0');
+  });
+
+  // Debian's generic kernel is xz-compressed, the cloud kernel lz4: both are decompressed
+  // by the host tools and entered at vmlinux's startup_64 (the boot tests boot them so).
+  for (const [key, by] of [['KERNEL_AMD64', 'xz'], ['KERNEL_CLOUD_AMD64', 'lz4']] as const) {
+    it(`places the host-decompressed ${key} (${by}) at its ELF physical addresses and enters startup_64`, () => {
+      const mem = BufferGuestMemory.allocate(256 * MiB);
+      const kernel = readFileSync(fx[key]);
+      const initrd = readFileSync(fx.INITRAMFS_REPORT_AMD64);
+      const k = loadLinux(mem, { kernel, initrd, cmdline: 'console=ttyS0', e820: buildE820({ regions: pcRamLayout(256 * MiB) }) });
+      expect(k.decompressedBy).toBe(by);
+      expect(k.entryMode).toBe(64);
+      expect(k.entryAddr).toBe(k.header.prefAddress); // startup_64 at LOAD_PHYSICAL_ADDR
+      expect(k.registers.rip).toBe(BigInt(k.entryAddr));
+      expect(k.registers.rsi).toBe(BigInt(ZERO_PAGE_ADDR));
+      expect(mem.read8(ZERO_PAGE_ADDR + 0x211) & 0x02).toBe(0); // KASLR_FLAG clear: the kernel runs where it was linked
+      expect(k.initrd!.addr).toBeGreaterThanOrEqual(k.header.prefAddress + k.header.initSize);
+      // The guest's own decompressor is not in memory: 1 MiB holds nothing of the bzImage.
+      expect(Array.from(mem.slice(0x100000, 16))).not.toEqual(Array.from(kernel.subarray(k.header.kernelOffset, k.header.kernelOffset + 16)));
+    });
+  }
+
+  it('leaves a payload it cannot use to the guest: a malformed ELF is not loaded', () => {
+    const elf = new Uint8Array(128);
+    elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1]);
+    const v = new DataView(elf.buffer);
+    v.setUint16(16, 2, true); v.setUint16(18, 62, true);
+    expect(parseVmlinuxElf(elf)).toBeUndefined(); // no program headers
+    v.setBigUint64(32, 64n, true); v.setUint16(54, 56, true); v.setUint16(56, 1, true);
+    v.setUint32(64, 1, true); v.setBigUint64(64 + 8, 0n, true); v.setBigUint64(64 + 24, 0x1000000n, true);
+    v.setBigUint64(64 + 32, 4096n, true); v.setBigUint64(64 + 40, 4096n, true);
+    expect(parseVmlinuxElf(elf)).toBeUndefined(); // the segment runs past the end of the file
+    v.setBigUint64(64 + 32, 16n, true);
+    v.setBigUint64(24, 0x2000000n, true);
+    expect(parseVmlinuxElf(elf)).toBeUndefined(); // the entry is outside every segment
+    v.setBigUint64(24, 0x1000000n, true);
+    expect(parseVmlinuxElf(elf)).toEqual({ entry: 0x1000000, segments: [{ paddr: 0x1000000, data: elf.subarray(0, 16), memsz: 4096 }] });
+    v.setUint16(18, 3, true);
+    expect(parseVmlinuxElf(elf)).toBeUndefined(); // not x86-64
   });
 
   it('loads the 686 kernel for the 32-bit entry: flat protected mode, paging off', () => {
