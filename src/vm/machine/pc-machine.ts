@@ -390,6 +390,23 @@ export class PcMachine {
     };
   }
 
+  /** What a vCPU exit means for the machine: a crash result, or undefined to go on. */
+  private onVcpuExit(exit: VcpuExit, index: number): MachineResult | undefined {
+    switch (exit.kind) {
+      case 'budget':
+      case 'hlt':
+        return undefined;
+      case 'shutdown':
+        this.request('poweroff');
+        return undefined;
+      case 'reset':
+        this.request('reset');
+        return undefined;
+      default:
+        return this.crash(exit, index);
+    }
+  }
+
   private crash(exit: VcpuExit, index: number): MachineResult {
     if (exit.kind === 'triple-fault') {
       return this.result('crash', { message: `vCPU ${index} triple-faulted`, registers: formatRegisters(exit.regs) });
@@ -427,21 +444,9 @@ export class PcMachine {
         this.runningCpu = cpu;
         const exit = cpu.run(budget);
         this.runningCpu = undefined;
-        switch (exit.kind) {
-          case 'hlt':
-            break;
-          case 'budget':
-            allHalted = false;
-            break;
-          case 'shutdown':
-            this.request('poweroff');
-            break;
-          case 'reset':
-            this.request('reset');
-            break;
-          default:
-            return this.crash(exit, i);
-        }
+        if (exit.kind === 'budget') allHalted = false;
+        const crashed = this.onVcpuExit(exit, i);
+        if (crashed) return crashed;
         if (this.pending) return this.result(this.pending);
       }
       if (this.stopRequested) return this.result('stopped');
@@ -494,19 +499,8 @@ export class PcMachine {
         this.runningCpu = vcpu;
         const exit = vcpu.run(0);
         this.runningCpu = undefined;
-        switch (exit.kind) {
-          case 'budget':
-          case 'hlt':
-            break;
-          case 'shutdown':
-            this.request('poweroff');
-            break;
-          case 'reset':
-            this.request('reset');
-            break;
-          default:
-            return this.crash(exit, vcpu.index);
-        }
+        const crashed = this.onVcpuExit(exit, vcpu.index);
+        if (crashed) return crashed;
         if (this.pending) return this.result(this.pending);
         if (this.stopRequested) return this.result('stopped');
         this.pollTimers();
@@ -541,20 +535,8 @@ export class PcMachine {
           if (Atomics.load(ctl, stateSlot(i)) !== VCPU_EXITED) continue;
           const code = ctl[errnoSlot(i, n)];
           const exit: VcpuExit | undefined = code ? { kind: 'error', message: `KVM_RUN failed: errno ${code}` } : this.kvmVcpus[i].handleExit();
-          switch (exit?.kind) {
-            case undefined:
-            case 'budget':
-            case 'hlt':
-              break;
-            case 'shutdown':
-              this.request('poweroff');
-              break;
-            case 'reset':
-              this.request('reset');
-              break;
-            default:
-              return this.crash(exit!, i);
-          }
+          const crashed = exit && this.onVcpuExit(exit, i);
+          if (crashed) return crashed;
           if (Atomics.compareExchange(ctl, stateSlot(i), VCPU_EXITED, VCPU_RESUME) === VCPU_EXITED) Atomics.notify(ctl, stateSlot(i));
         }
         if (failure) throw failure;
