@@ -202,6 +202,8 @@ export function decode(c: Mmu, lin: number, mode: number): Insn {
       let rm = rmf | rexB;
       if (i.osize === 1 && rex === 0 && rm >= 4 && rm < 8) rm += 12;
       i.rm = rm;
+      // Register forms with an implicit memory operand (MASKMOVQ/MASKMOVDQU at DS:rDI) honour an override.
+      i.seg = seg >= 0 ? seg : 3;
     } else {
       i.rm = -1;
       let defSeg = 3;
