@@ -87,10 +87,11 @@ export function loadLinux(mem: GuestMemory, p: LinuxBootParams, force32 = false)
     );
   }
   const use64 = hdr.has64BitEntry && !force32;
-  // A kernel decompressed by the host must lie between 1 MiB and the end of low RAM;
-  // otherwise the guest's decompressor gets the bzImage as usual.
-  const host = use64 && p.hostDecompress !== false ? hostDecompressedKernel(p.kernel, hdr.kernelOffset, hdr.protocol, lowEnd) : undefined;
-  const vmlinux = host && host.segments.every((s) => s.paddr >= kernelAddr && s.paddr + s.memsz <= lowEnd) ? host : undefined;
+  // A kernel decompressed by the host must be built for the entry used and lie between
+  // 1 MiB and the end of low RAM; otherwise the guest's decompressor gets the bzImage.
+  const host = p.hostDecompress !== false ? hostDecompressedKernel(p.kernel, hdr.kernelOffset, hdr.protocol, lowEnd) : undefined;
+  const fits = host && host.bits === (use64 ? 64 : 32) && host.segments.every((s) => s.paddr >= kernelAddr && s.paddr + s.memsz <= lowEnd);
+  const vmlinux = fits ? host : undefined;
   if (vmlinux) {
     for (const s of vmlinux.segments) {
       const dst = mem.slice(s.paddr, s.memsz);

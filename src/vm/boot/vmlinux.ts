@@ -1,12 +1,12 @@
-// Host-side decompression of a bzImage's kernel for the 64-bit entry. A bzImage carries
+// Host-side decompression of a bzImage's kernel. A bzImage carries
 // the kernel proper (vmlinux, an ELF file) compressed behind a decompressor that runs in
 // the guest (boot.rst: payload_offset/payload_length, protocol 2.08+). Debian's generic
 // kernels are xz-compressed, and LZMA decoding is the slowest thing a software CPU can be
 // given: about two minutes of guest time before the kernel prints its first line. When the
 // host can decompress the payload (the xz or lz4 tool, zlib for gzip), the loader places the
-// ELF segments at their physical addresses and enters vmlinux's own startup_64 with the
-// same zero page, long mode and identity map as the bzImage entry — the 64-bit boot
-// protocol as VMMs that boot vmlinux use it. The kernel then runs at its link address
+// ELF segments at their physical addresses and enters vmlinux's own startup_64 (or
+// startup_32) with the same zero page and CPU state as the bzImage entry — the 64- and
+// 32-bit boot protocols as VMMs that boot vmlinux use them. The kernel then runs at its link address
 // (no KASLR: KASLR_FLAG stays clear in loadflags). Anything unexpected — an unknown
 // compression, no xz or lz4 tool, a malformed ELF — returns undefined and the guest's own
 // decompressor does the work as before; every field of the file is checked first.
@@ -23,8 +23,10 @@ export interface VmlinuxSegment {
 }
 
 export interface Vmlinux {
-  /** Physical address of startup_64. */
+  /** Physical address of startup_64 (64-bit kernels) or startup_32 (32-bit ones). */
   entry: number;
+  /** ELF64 x86-64 or ELF32 i386: which boot protocol entry it takes. */
+  bits: 64 | 32;
   segments: VmlinuxSegment[];
   /** How the payload was decompressed, for messages. */
   decompressedBy: string;
@@ -35,6 +37,7 @@ const GZIP_MAGIC = [0x1f, 0x8b, 0x08];
 const LZ4_LEGACY_MAGIC = [0x02, 0x21, 0x4c, 0x18];
 const PT_LOAD = 1;
 const EM_X86_64 = 62;
+const EM_386 = 3;
 
 function startsWith(b: Uint8Array, magic: number[]): boolean {
   return magic.every((m, i) => b[i] === m);
@@ -72,29 +75,33 @@ function decompress(payload: Uint8Array, limit: number): { bytes: Uint8Array; by
   return undefined;
 }
 
-/** The PT_LOAD segments and entry of an x86-64 executable ELF, or undefined if it is not one. */
+/**
+ * The PT_LOAD segments and entry of an x86 executable ELF (ELF64 x86-64 or ELF32 i386, as
+ * the 64- and 32-bit kernels are built), or undefined if it is not one.
+ */
 export function parseVmlinuxElf(elf: Uint8Array): Omit<Vmlinux, 'decompressedBy'> | undefined {
-  if (elf.length < 64 || elf[0] !== 0x7f || elf[1] !== 0x45 || elf[2] !== 0x4c || elf[3] !== 0x46) return undefined;
-  if (elf[4] !== 2 || elf[5] !== 1) return undefined; // ELFCLASS64, little-endian
+  if (elf.length < 52 || elf[0] !== 0x7f || elf[1] !== 0x45 || elf[2] !== 0x4c || elf[3] !== 0x46 || elf[5] !== 1) return undefined;
+  const is64 = elf[4] === 2;
+  if (!is64 && elf[4] !== 1) return undefined;
+  if (is64 && elf.length < 64) return undefined;
   const v = new DataView(elf.buffer, elf.byteOffset, elf.byteLength);
-  if (v.getUint16(16, true) !== 2 || v.getUint16(18, true) !== EM_X86_64) return undefined; // ET_EXEC, x86-64
-  const entry = Number(v.getBigUint64(24, true));
-  const phoff = Number(v.getBigUint64(32, true));
-  const phentsize = v.getUint16(54, true), phnum = v.getUint16(56, true);
-  if (phentsize < 56 || phnum === 0 || phoff + phnum * phentsize > elf.length) return undefined;
+  const word = (o: number): number => (is64 ? Number(v.getBigUint64(o, true)) : v.getUint32(o, true));
+  if (v.getUint16(16, true) !== 2 || v.getUint16(18, true) !== (is64 ? EM_X86_64 : EM_386)) return undefined; // ET_EXEC
+  const entry = word(24);
+  const phoff = word(is64 ? 32 : 28);
+  const phentsize = v.getUint16(is64 ? 54 : 42, true), phnum = v.getUint16(is64 ? 56 : 44, true);
+  if (phentsize < (is64 ? 56 : 32) || phnum === 0 || phoff + phnum * phentsize > elf.length) return undefined;
   const segments: VmlinuxSegment[] = [];
   for (let i = 0; i < phnum; i++) {
     const o = phoff + i * phentsize;
     if (v.getUint32(o, true) !== PT_LOAD) continue;
-    const offset = Number(v.getBigUint64(o + 8, true));
-    const paddr = Number(v.getBigUint64(o + 24, true));
-    const filesz = Number(v.getBigUint64(o + 32, true));
-    const memsz = Number(v.getBigUint64(o + 40, true));
+    // Elf64_Phdr: type, flags, offset, vaddr, paddr, filesz, memsz; Elf32_Phdr: type, offset, vaddr, paddr, filesz, memsz.
+    const [offset, paddr, filesz, memsz] = is64 ? [word(o + 8), word(o + 24), word(o + 32), word(o + 40)] : [word(o + 4), word(o + 12), word(o + 16), word(o + 20)];
     if (offset + filesz > elf.length || memsz < filesz || !Number.isSafeInteger(paddr + memsz)) return undefined;
     segments.push({ paddr, data: elf.subarray(offset, offset + filesz), memsz });
   }
   if (!segments.some((s) => entry >= s.paddr && entry < s.paddr + s.memsz)) return undefined;
-  return { entry, segments };
+  return { entry, bits: is64 ? 64 : 32, segments };
 }
 
 /**

@@ -120,6 +120,24 @@ describe('loadLinux', () => {
     });
   }
 
+  it('enters the host-decompressed 686 kernel (ELF32, xz) at startup_32 in flat protected mode', () => {
+    const mem = BufferGuestMemory.allocate(128 * MiB);
+    const k = loadLinux(mem, { kernel: readFileSync(fx.KERNEL_686), cmdline: '', e820: buildE820({ regions: pcRamLayout(128 * MiB) }) });
+    expect(k.decompressedBy).toBe('xz');
+    expect(k.entryMode).toBe(32);
+    expect(k.entryAddr).toBe(k.header.prefAddress);
+    expect(k.registers.rip).toBe(BigInt(k.entryAddr));
+    expect(k.registers.cr0).toBe(0x11n);
+    expect(k.registers.rsi).toBe(BigInt(ZERO_PAGE_ADDR));
+  });
+
+  it('keeps the bzImage path when the entry asked for does not match the ELF (a 64-bit kernel entered at 32 bits)', () => {
+    const mem = BufferGuestMemory.allocate(256 * MiB);
+    const k = loadLinux(mem, { kernel: readFileSync(fx.KERNEL_AMD64), cmdline: '', e820: buildE820({ regions: pcRamLayout(256 * MiB) }) }, true);
+    expect(k.decompressedBy).toBeUndefined();
+    expect(k.entryAddr).toBe(0x100000);
+  });
+
   it('leaves a payload it cannot use to the guest: a malformed ELF is not loaded', () => {
     const elf = new Uint8Array(128);
     elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1]);
@@ -134,14 +152,14 @@ describe('loadLinux', () => {
     v.setBigUint64(24, 0x2000000n, true);
     expect(parseVmlinuxElf(elf)).toBeUndefined(); // the entry is outside every segment
     v.setBigUint64(24, 0x1000000n, true);
-    expect(parseVmlinuxElf(elf)).toEqual({ entry: 0x1000000, segments: [{ paddr: 0x1000000, data: elf.subarray(0, 16), memsz: 4096 }] });
+    expect(parseVmlinuxElf(elf)).toEqual({ entry: 0x1000000, bits: 64, segments: [{ paddr: 0x1000000, data: elf.subarray(0, 16), memsz: 4096 }] });
     v.setUint16(18, 3, true);
     expect(parseVmlinuxElf(elf)).toBeUndefined(); // not x86-64
   });
 
   it('loads the 686 kernel for the 32-bit entry: flat protected mode, paging off', () => {
     const mem = BufferGuestMemory.allocate(128 * MiB);
-    const k = loadLinux(mem, { kernel: readFileSync(fx.KERNEL_686), cmdline: '', e820: buildE820({ regions: pcRamLayout(128 * MiB) }) });
+    const k = loadLinux(mem, { kernel: readFileSync(fx.KERNEL_686), cmdline: '', e820: buildE820({ regions: pcRamLayout(128 * MiB) }), hostDecompress: false });
     expect(k.entryMode).toBe(32);
     expect(k.entryAddr).toBe(0x100000);
     expect(k.registers.cr0).toBe(0x11n);
