@@ -18,6 +18,8 @@ export default class Install extends BaseCommand {
     const argv = this.argv[0] === '--' ? this.argv.slice(1) : this.argv;
     const out = runInstallFrontEnd(argv, processPlanEnv(), this.config.version);
     for (const w of out.warnings) process.stderr.write(`WARNING  ${w}\n`);
+    // As virt-install does ("KVM acceleration not available, using 'qemu'"), on stderr only.
+    if (out.accelNote) process.stderr.write(`WARNING  ${out.accelNote}\n`);
     if (out.mode === 'dry-run' && out.plan) {
       // The kickstart is fetched and validated, and local media resolved, even in a dry run.
       const lines = await checkDryRunMedia(out.plan, createFetcher());

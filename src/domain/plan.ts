@@ -15,7 +15,7 @@ import type { Domain } from './model.js';
 import { parseInstallArgv, type InstallSpecs } from './options/install-options.js';
 import type { LocationSpec } from './options/location.js';
 import { formatOsVariantList, loadOsVariants } from './os-variants.js';
-import { detectVirtType, probeHostVirt, type HostVirtFacts } from './virt-type.js';
+import { probeHostVirt, virtTypeChoice, type HostVirtFacts } from './virt-type.js';
 import { renderDomainXml } from './xml/render.js';
 
 export interface PlanEnv {
@@ -57,6 +57,8 @@ export interface InstallPlan {
   readonly finalPhase: Domain;
   readonly dryRunPlan: DryRunPlan;
   readonly warnings: readonly string[];
+  /** Set when the default chose the software CPU: why KVM is not used. */
+  readonly accelNote?: string;
 }
 
 /** The process environment a real tsvirt-install run uses. */
@@ -90,9 +92,9 @@ function isDir(p: string): boolean {
   }
 }
 
-function build(specs: InstallSpecs, env: PlanEnv): BuiltInstall {
-  const virtType = detectVirtType(env.host ?? probeHostVirt(), specs.virtType);
-  return buildInstall(specs, {
+function build(specs: InstallSpecs, env: PlanEnv): { built: BuiltInstall; accelNote?: string } {
+  const { virtType, note } = virtTypeChoice(env.host ?? probeHostVirt(), specs.virtType);
+  const built = buildInstall(specs, {
     virtType,
     cwd: env.cwd,
     imageDir: defaultImageDir(env),
@@ -104,9 +106,10 @@ function build(specs: InstallSpecs, env: PlanEnv): BuiltInstall {
     freeBytes: env.freeBytes ?? freeBytesFor,
     resolveLocation: env.resolveLocation,
   }, loadOsVariants());
+  return { built, accelNote: note };
 }
 
-function toPlan(specs: InstallSpecs, built: BuiltInstall): InstallPlan {
+function toPlan(specs: InstallSpecs, { built, accelNote }: { built: BuiltInstall; accelNote?: string }): InstallPlan {
   const d = built.finalPhase;
   const created = new Set(built.disksToCreate.map((p) => p.path));
   return {
@@ -115,6 +118,7 @@ function toPlan(specs: InstallSpecs, built: BuiltInstall): InstallPlan {
     installPhase: built.installPhase,
     finalPhase: d,
     warnings: built.warnings,
+    accelNote,
     dryRunPlan: {
       name: d.name,
       osVariant: built.variant.id,
@@ -174,6 +178,8 @@ export interface FrontEndOutput {
   readonly plan?: InstallPlan;
   /** 'run': nothing was printed; the caller runs the plan (src/install/run-domain.ts). */
   readonly mode: 'print' | 'dry-run' | 'run';
+  /** For runs and dry runs that fell back to the software CPU by default: one line saying why. */
+  readonly accelNote?: string;
 }
 
 /** What tsvirt-install prints, or the plan it runs: the command does the rest. */
@@ -186,6 +192,7 @@ export function runInstallFrontEnd(argv: readonly string[], env: PlanEnv, versio
   // --quiet keeps only errors (virt-install logs at ERROR level then); XML is the output itself.
   const warnings = specs.quiet ? [] : plan.warnings;
   if (specs.printXml !== undefined) return { stdout: printXmlDocuments(plan, specs.printXml).join(''), warnings, mode: 'print' };
-  if (specs.dryRun) return { stdout: specs.quiet ? '' : formatDryRunPlan(plan.dryRunPlan), warnings, plan, mode: 'dry-run' };
-  return { stdout: '', warnings, plan, mode: 'run' };
+  const accelNote = specs.quiet ? undefined : plan.accelNote;
+  if (specs.dryRun) return { stdout: specs.quiet ? '' : formatDryRunPlan(plan.dryRunPlan), warnings, plan, mode: 'dry-run', accelNote };
+  return { stdout: '', warnings, plan, mode: 'run', accelNote };
 }

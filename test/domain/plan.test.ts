@@ -47,6 +47,20 @@ describe('runInstallFrontEnd', () => {
     expect(run(`${low} --print-xml -q`).stdout).toContain('<domain type="kvm">');
   });
 
+  it('says once why the default runs the software CPU, for runs and dry runs only', () => {
+    const noKvm = { ...env, host: { kvmDeviceUsable: true, cpuinfo: 'flags : fpu vme' } };
+    const base = '--name n --memory 1024 --pxe --disk none --osinfo fedora40';
+    const fe = (extra: string, e = noKvm) => runInstallFrontEnd(split(`${base} ${extra}`), e, '1');
+    expect(fe('--dry-run').accelNote).toBe("KVM acceleration not available, using tsvirt's software CPU: the host CPU reports no hardware virtualization (vmx/svm), so /dev/kvm here would emulate in software");
+    expect(fe('--dry-run').plan?.domain.type).toBe('qemu');
+    expect(fe('').accelNote).toMatch(/^KVM acceleration not available/);
+    expect(fe('--dry-run', { ...env, host: { kvmDeviceUsable: false, cpuinfo: 'flags : vmx' } }).accelNote).toMatch(/\/dev\/kvm is missing or cannot be opened read-write/);
+    expect(fe('--dry-run --virt-type qemu').accelNote).toBeUndefined(); // asked for: nothing to explain
+    expect(fe('--dry-run --quiet').accelNote).toBeUndefined();
+    expect(fe('--print-xml').accelNote).toBeUndefined(); // stdout is the XML; nothing else is said
+    expect(fe('--dry-run', env).accelNote).toBeUndefined(); // KVM usable
+  });
+
   it('--check disk_size: preallocated images must fit, sparse ones warn', () => {
     const tenGiB = { ...env, freeBytes: () => 10 * 2 ** 30 };
     const line = (disk: string) => split(scratch.substitute(`--name s --memory 1024 --pxe --disk ${disk} --osinfo fedora40 --dry-run`));

@@ -46,7 +46,7 @@ export function chooseAccelerator(requested: VirtType | undefined, probe: HostVi
   if (requested === 'qemu') return { accelerator: 'ts', virtType: 'qemu' };
   if (probe.kvmDevice && probe.hardwareVirt) return { accelerator: 'kvm', virtType: 'kvm' };
   const why = !probe.kvmDevice
-    ? '/dev/kvm is missing or not accessible'
+    ? '/dev/kvm is missing or cannot be opened read-write'
     : 'the host CPU reports no hardware virtualization (vmx/svm), so /dev/kvm here would emulate in software';
-  return { accelerator: 'ts', virtType: 'qemu', note: `using tsvirt's software CPU: ${why}` };
+  return { accelerator: 'ts', virtType: 'qemu', note: `KVM acceleration not available, using tsvirt's software CPU: ${why}` };
 }
