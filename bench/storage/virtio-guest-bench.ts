@@ -17,7 +17,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildVmCoreGuest, loadModulesLines, runOnVmCoreCapturing } from '../../test/vm/devices/virtio/support/vm-core-guest.js';
+import { buildVmCoreGuest, loadModulesLines, runOnVmCoreCapturing, UDHCPC_SCRIPT } from '../../test/vm/devices/virtio/support/vm-core-guest.js';
 
 const ddMiB = Number(process.argv[2] ?? 64);
 const wgetMiB = Number(process.argv[3] ?? 10);
@@ -25,11 +25,6 @@ const MiB = 1 << 20;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvirt-bench-vguest-'));
 const blob = randomBytes(wgetMiB * MiB);
 
-const UDHCPC_SCRIPT = `#!/bin/sh
-case "$1" in
-  bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface"; ip route add default via "$router" dev "$interface";;
-esac
-`;
 
 function init(httpPort: number): string {
   return `#!/bin/busybox sh

@@ -21,6 +21,16 @@
 import { bzImageOf } from './guest-programs.js';
 import { assemble } from '../accel/support/assemble.js';
 
+// The i8259 pair initialised (ICW1 edge/cascade/ICW4, vector bases 0x20/0x28, cascade on
+// IR2, 8086 mode) with every input masked: both guests use the IOAPIC and LAPIC instead.
+const PIC_INIT_MASKED = String.raw`  mov $0x11, %al ; out %al, $0x20 ; out %al, $0xa0
+  mov $0x20, %al ; out %al, $0x21
+  mov $0x28, %al ; out %al, $0xa1
+  mov $0x04, %al ; out %al, $0x21
+  mov $0x02, %al ; out %al, $0xa1
+  mov $0x01, %al ; out %al, $0x21 ; out %al, $0xa1
+  mov $0xff, %al ; out %al, $0x21 ; out %al, $0xa1`;
+
 const SOURCE = String.raw`
   .code64
   .text
@@ -33,13 +43,7 @@ start:
 
   # i8259 pair: ICW1 (edge, cascade, ICW4), vector bases 0x20/0x28, cascade on IR2,
   # 8086 mode, then mask every input.
-  mov $0x11, %al ; out %al, $0x20 ; out %al, $0xa0
-  mov $0x20, %al ; out %al, $0x21
-  mov $0x28, %al ; out %al, $0xa1
-  mov $0x04, %al ; out %al, $0x21
-  mov $0x02, %al ; out %al, $0xa1
-  mov $0x01, %al ; out %al, $0x21 ; out %al, $0xa1
-  mov $0xff, %al ; out %al, $0x21 ; out %al, $0xa1
+${PIC_INIT_MASKED}
 
   # ACPI: the RSDP sits on a 16-byte boundary in 0xE0000-0xFFFFF.
   mov $0xe0000, %ebx
@@ -321,13 +325,7 @@ start:
   mov $0xfee00000, %r12d
   lea bsp_msg(%rip), %rsi
   call puts
-  mov $0x11, %al ; out %al, $0x20 ; out %al, $0xa0
-  mov $0x20, %al ; out %al, $0x21
-  mov $0x28, %al ; out %al, $0xa1
-  mov $0x04, %al ; out %al, $0x21
-  mov $0x02, %al ; out %al, $0xa1
-  mov $0x01, %al ; out %al, $0x21 ; out %al, $0xa1
-  mov $0xff, %al ; out %al, $0x21 ; out %al, $0xa1
+${PIC_INIT_MASKED}
   lea tramp(%rip), %rsi
   mov $0x8000, %edi
   mov $(tramp_end - tramp), %ecx

@@ -19,7 +19,7 @@ import { parseNetwork } from '../../../../src/domain/options/network.js';
 import type { GuestDisk, GuestSpec } from '../../../../src/install/guest-machine.js';
 import { expandPortForwards, type PortForward } from '../../../../src/vm/net/port-forward.js';
 import { fixtures } from '../../../support/fixtures.js';
-import { buildVmCoreGuest, loadModulesLines, runOnVmCoreCapturing, type VmCoreRun } from './support/vm-core-guest.js';
+import { buildVmCoreGuest, loadModulesLines, runOnVmCoreCapturing, UDHCPC_SCRIPT, type VmCoreRun } from './support/vm-core-guest.js';
 
 const MiB = 1 << 20;
 const DISK_BYTES = 32 * MiB;
@@ -28,11 +28,6 @@ const GUEST_HTTP_PORT = 8080;
 const TOKEN = `tsvirt-forward-${randomBytes(6).toString('hex')}`;
 const WRITABLE = ['TSV-RAW', 'TSV-QCOW2', 'TSV-OVERLAY'];
 
-const UDHCPC_SCRIPT = `#!/bin/sh
-case "$1" in
-  bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface"; ip route add default via "$router" dev "$interface";;
-esac
-`;
 
 function guestInit(httpPort: number): string {
   return `#!/bin/busybox sh

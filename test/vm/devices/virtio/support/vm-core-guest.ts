@@ -14,6 +14,13 @@ import { loadModuleFile, resolveModules } from '../../../../../src/install/tree-
 import { runMachine, type MachineResult } from '../../../../../src/vm/machine/index.js';
 import { busyboxAmd64, fixture } from '../../../../support/fixtures.js';
 
+/** busybox udhcpc's hook: applies the lease (address, default route) to the interface. */
+export const UDHCPC_SCRIPT = `#!/bin/sh
+case "$1" in
+  bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface"; ip route add default via "$router" dev "$interface";;
+esac
+`;
+
 export const GUEST_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_rng', 'ext4'];
 
 /** Shell lines that load lib/modules/load-order and report each failure as `<tag>-INSMOD-FAILED`. */
