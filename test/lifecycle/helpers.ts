@@ -8,12 +8,13 @@
 // the console fan-out and `shutdown`'s power button are exercised on the real VM core
 // without a Linux kernel.
 import { randomUUID } from 'node:crypto';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { spawnCli, type CliResult } from '../support/spawn-cli.js';
 import { acpiPowerOff, bzImageOf, HLT, print } from '../vm/machine/guest-programs.js';
 import type { LifecyclePaths } from '../../src/lifecycle/state-paths.js';
 
@@ -116,25 +117,12 @@ export async function until<T>(f: () => T | Promise<T>, what: string, ms = 30_00
   }
 }
 
-export interface CliResult {
-  status: number;
-  stdout: string;
-  stderr: string;
-}
+export type { CliResult } from '../support/spawn-cli.js';
 
 /** The built `tsvirt` run in a sandbox (its state and definition dirs): `run` any verb, `ok` one that must succeed. */
 export function tsvirtCli(box: Sandbox): { run(...args: string[]): Promise<CliResult>; ok(...args: string[]): Promise<string> } {
   const bin = fileURLToPath(new URL('../../bin/tsvirt', import.meta.url));
-  const run = (...args: string[]): Promise<CliResult> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(bin, args, { cwd: box.dir, env: box.env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-    });
+  const run = (...args: string[]): Promise<CliResult> => spawnCli(bin, args, { cwd: box.dir, env: box.env });
   const ok = async (...args: string[]): Promise<string> => {
     const r = await run(...args);
     expect(r.status, `tsvirt ${args.join(' ')}: ${r.stderr}`).toBe(0);

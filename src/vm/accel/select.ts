@@ -4,34 +4,48 @@
 // virtualization (vmx or svm in /proc/cpuinfo). The second condition matters: a nested
 // /dev/kvm without vmx/svm in the guest's cpuinfo emulates in software and is far
 // slower than tsvirt's own CPU.
-import { constants, accessSync, readFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
 
 export type Accelerator = 'kvm' | 'ts';
 /** libvirt's domain types: kvm, or qemu for software emulation. */
 export type VirtType = 'kvm' | 'qemu';
 
 export interface HostVirtProbe {
-  /** /dev/kvm exists and this user may open it read-write. */
+  /** /dev/kvm opens read-write for this user. */
   kvmDevice: boolean;
   /** vmx or svm among the host CPU's flags. */
   hardwareVirt: boolean;
 }
 
+/**
+ * /dev/kvm opens read-write: the real open, since a permission check alone can pass in a
+ * container where the open fails.
+ */
+export function kvmDeviceOpens(devicePath = '/dev/kvm'): boolean {
+  try {
+    closeSync(openSync(devicePath, constants.O_RDWR));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** vmx or svm among the CPU flags of a /proc/cpuinfo text. */
+export function reportsHardwareVirt(cpuinfo: string): boolean {
+  return /^flags\s*:.*\b(vmx|svm)\b/m.test(cpuinfo);
+}
+
+/** The text of /proc/cpuinfo, or '' when it cannot be read. */
+export function readCpuinfo(cpuinfoPath = '/proc/cpuinfo'): string {
+  try {
+    return readFileSync(cpuinfoPath, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 export function probeHost(devicePath = '/dev/kvm', cpuinfoPath = '/proc/cpuinfo'): HostVirtProbe {
-  let kvmDevice = false;
-  try {
-    accessSync(devicePath, constants.R_OK | constants.W_OK);
-    kvmDevice = true;
-  } catch {
-    kvmDevice = false;
-  }
-  let hardwareVirt = false;
-  try {
-    hardwareVirt = /^flags\s*:.*\b(vmx|svm)\b/m.test(readFileSync(cpuinfoPath, 'utf8'));
-  } catch {
-    hardwareVirt = false;
-  }
-  return { kvmDevice, hardwareVirt };
+  return { kvmDevice: kvmDeviceOpens(devicePath), hardwareVirt: reportsHardwareVirt(readCpuinfo(cpuinfoPath)) };
 }
 
 export interface AcceleratorChoice {

@@ -348,23 +348,12 @@ export function shiftDouble(c: Cpu, i: Insn): void {
 
 // ---- multiply and divide ----
 
-/** Unsigned 32x32 -> 64 multiply: returns the low half, high half in c.th. */
-function mul32(c: Cpu, a: number, b: number): number {
-  const a0 = a & 0xffff, a1 = a >>> 16, b0 = b & 0xffff, b1 = b >>> 16;
-  const lo0 = a0 * b0;
-  const mid = a1 * b0 + a0 * b1;
-  const low = lo0 + (mid % 65536) * 65536;
-  const carry = Math.floor(low / TWO32);
-  c.th = (a1 * b1 + Math.floor(mid / 65536) + carry) >>> 0;
-  return low >>> 0;
-}
-
 /** Words of the last mul64x64 product, least significant first. */
 const P128 = new Uint32Array(4);
 let mulHi = 0;
 
-/** Unsigned 32x32 -> 64 multiply without the Cpu: low half returned, high half in mulHi. */
-function mul32w(a: number, b: number): number {
+/** Unsigned 32x32 -> 64 multiply: low half returned, high half in mulHi. */
+function mul32(a: number, b: number): number {
   const lo = Math.imul(a, b) >>> 0;
   // a*b as a double is within 2^11 of the exact product, so (a*b - lo) / 2^32 is within
   // 2^-21 of the exact high half and rounding recovers it.
@@ -372,20 +361,15 @@ function mul32w(a: number, b: number): number {
   return lo;
 }
 
-/** High half of the unsigned 32x32 product. */
-function mul32hi(a: number, b: number): number {
-  return Math.round((a * b - (Math.imul(a, b) >>> 0)) / TWO32) >>> 0;
-}
-
 /**
  * 64x64 -> 128 multiply into P128 from 32-bit halves. The kernel multiplies by 64-bit
  * constants constantly (hash_64, mul_u64_u32_shr), so this stays off BigInt.
  */
 function mul64x64(alo: number, ahi: number, blo: number, bhi: number, signed: boolean): void {
-  const w0 = mul32w(alo, blo), c0 = mulHi;
-  const x0 = mul32w(alo, bhi), x1 = mulHi;
-  const y0 = mul32w(ahi, blo), y1 = mulHi;
-  const z0 = mul32w(ahi, bhi), z1 = mulHi;
+  const w0 = mul32(alo, blo), c0 = mulHi;
+  const x0 = mul32(alo, bhi), x1 = mulHi;
+  const y0 = mul32(ahi, blo), y1 = mulHi;
+  const z0 = mul32(ahi, bhi), z1 = mulHi;
   const s1 = c0 + x0 + y0;
   const s2 = x1 + y1 + z0 + Math.floor(s1 / TWO32);
   let w2 = s2 >>> 0, w3 = (z1 + Math.floor(s2 / TWO32)) >>> 0;
@@ -436,8 +420,8 @@ export function mulE(c: Cpu, i: Insn): void {
   }
   if (s === 4) {
     const a = c.lo[0] >>> 0;
-    const lo = mul32(c, a, src);
-    let hi = c.th;
+    const lo = mul32(a, src);
+    let hi = mulHi;
     if (signed) {
       if (a & 0x8000_0000) hi = (hi - src) >>> 0;
       if (src & 0x8000_0000) hi = (hi - a) >>> 0;
@@ -481,8 +465,8 @@ export function imulGE(c: Cpu, i: Insn): void {
   // The low 64 bits come from 32-bit pieces whatever the signs (the ah*bh term falls off
   // the top); only the overflow flag may need the full 128-bit product.
   a >>>= 0; ah >>>= 0; b >>>= 0; bh >>>= 0;
-  const lo = Math.imul(a, b) >>> 0;
-  const hi = (mul32hi(a, b) + Math.imul(a, bh) + Math.imul(ah, b)) >>> 0;
+  const lo = mul32(a, b);
+  const hi = (mulHi + Math.imul(a, bh) + Math.imul(ah, b)) >>> 0;
   if (ah === 0 && bh === 0) overflow = (hi & 0x8000_0000) !== 0; // product in [0, 2^64)
   else if (ah === ((a | 0) >> 31) >>> 0 && bh === ((b | 0) >> 31) >>> 0) overflow = false; // |product| <= 2^62
   else {

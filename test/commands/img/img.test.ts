@@ -1,9 +1,9 @@
 // The built `tsvirt img` commands against qemu-img: same JSON for info, same exit codes
 // for check, one ERROR line for the user's mistakes.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnCli, type CliResult } from '../../support/spawn-cli.js';
 import { makeTmpDir, patch, qemuCheck, qemuImg, qemuInfo, qemuIo, readFileRange } from '../../storage/helpers.js';
 
 const bin = fileURLToPath(new URL('../../../bin/tsvirt', import.meta.url));
@@ -11,16 +11,8 @@ const tmp = makeTmpDir('tsvirt-img-cli-');
 afterAll(() => tmp.cleanup());
 
 /** Runs the built CLI without blocking the test worker (the CLI takes a while to start). */
-function tsvirt(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { cwd: tmp.dir });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
-  });
+function tsvirt(...args: string[]): Promise<CliResult> {
+  return spawnCli(bin, args, { cwd: tmp.dir });
 }
 
 const KEYS = ['virtual-size', 'format', 'cluster-size', 'backing-filename', 'backing-filename-format', 'dirty-flag', 'format-specific'];

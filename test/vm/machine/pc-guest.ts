@@ -31,6 +31,20 @@ const PIC_INIT_MASKED = String.raw`  mov $0x11, %al ; out %al, $0x20 ; out %al, 
   mov $0x01, %al ; out %al, $0x21 ; out %al, $0xa1
   mov $0xff, %al ; out %al, $0x21 ; out %al, $0xa1`;
 
+// puthex8: %al as two hex digits through the program's putc.
+const PUTHEX8 = String.raw`puthex8:
+  push %rax
+  shr $4, %al
+  call hexdigit
+  pop %rax
+hexdigit:
+  and $0x0f, %al
+  add $0x30, %al
+  cmp $0x39, %al
+  jbe putc
+  add $7, %al
+  jmp putc`;
+
 const SOURCE = String.raw`
   .code64
   .text
@@ -257,19 +271,7 @@ puthex32:
   pop %rbx
   pop %rcx
   ret
-puthex8:
-  push %rax
-  shr $4, %al
-  call hexdigit
-  pop %rax
-  and $0x0f, %al
-hexdigit:
-  and $0x0f, %al
-  add $0x30, %al
-  cmp $0x39, %al
-  jbe putc
-  add $7, %al
-  jmp putc
+${PUTHEX8}
 
 banner: .asciz "pc guest: hello from the PC machine\r\n"
 no_rsdp: .asciz "no RSDP\r\n"
@@ -376,18 +378,7 @@ putc:
   out %al, %dx
   pop %rdx
   ret
-puthex8:
-  push %rax
-  shr $4, %al
-  call hexdigit
-  pop %rax
-hexdigit:
-  and $0x0f, %al
-  add $0x30, %al
-  cmp $0x39, %al
-  jbe putc
-  add $7, %al
-  jmp putc
+${PUTHEX8}
 
   .code16
 tramp:
