@@ -5,12 +5,22 @@
 // for memory forms, and for faulting cases the vector, faulting RIP and registers.
 // Leaves out: timing; x87/MMX state and MXCSR only as far as a form stores them to the
 // data buffer or a register (FNSTSW/FNSTENV/FXSAVE/STMXCSR/MOVQ).
+//
+// 32-bit forms run natively in compatibility mode, which needs a 32-bit user code segment
+// from the kernel. compat32Support() finds out once per process, with a known answer run
+// through the runner, whether this host gives one (Linux's __USER32_CS 0x23, else a
+// segment installed in the LDT with modify_ldt); tests that run 32-bit code natively call
+// skipUnlessCompat32() and skip, with the reason printed, on a host that gives neither.
+// TSVIRT_CPU_DIFF_COMPAT32=auto|gdt|ldt|off|<hex selector> (default auto: 0x23, then the
+// LDT) pins the way, turns 32-bit native runs off, or names a selector to use as it is
+// (e.g. 2b, a data segment: rehearses the skip path of a host without 32-bit user code).
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'vitest';
 import type { CpuFactory } from '../support/cpu-factory.js';
-import { type CaseInput, type CaseOutput, DATA_BYTES, GPR_NAMES, SnippetMachine } from '../support/snippet-machine.js';
+import { type CaseInput, type CaseOutput, CODE_VA, DATA_BYTES, DEFAULT_RSP, GPR_NAMES, SnippetMachine } from '../support/snippet-machine.js';
 import { assembleSnippets, buildC } from '../support/toolchain.js';
 import { ARITH_FLAGS, DF, randomCase, Rng } from './cases.js';
 import { type Form, undefMask } from './forms.js';
@@ -52,19 +62,120 @@ export function parseAnswer(line: string): CaseOutput {
   throw new Error(`native-runner answered '${line.slice(0, 40)}'`);
 }
 
-/** Runs the native side for all (snippet, cases) pairs in one process. */
-export function runNative(batches: ReadonlyArray<{ code: Uint8Array; cases: CaseInput[]; bits?: 32 | 64 }>): CaseOutput[][] {
+type NativeBatch = { code: Uint8Array; cases: CaseInput[]; bits?: 32 | 64 };
+
+function runnerInput(batches: readonly NativeBatch[]): string {
   const lines: string[] = [];
   for (const b of batches) {
     lines.push(`${b.bits === 32 ? 'T' : 'S'} ${bytesHex(b.code)}`);
     for (const c of b.cases) lines.push(caseLine(c));
   }
   lines.push('');
-  const r = spawnSync(nativeRunnerPath(), [], { input: lines.join('\n'), maxBuffer: 1 << 30, encoding: 'utf8' });
+  return lines.join('\n');
+}
+
+function spawnRunner(batches: readonly NativeBatch[], args: string[]) {
+  return spawnSync(nativeRunnerPath(), args, { input: runnerInput(batches), maxBuffer: 1 << 30, encoding: 'utf8' });
+}
+
+/**
+ * Runs the native side for all (snippet, cases) pairs in one process. 32-bit batches run
+ * on the code segment compat32Support() found; on a host without one this throws with
+ * the reason (tests that run 32-bit code call skipUnlessCompat32() first).
+ */
+export function runNative(batches: readonly NativeBatch[]): CaseOutput[][] {
+  const args: string[] = [];
+  if (batches.some((b) => b.bits === 32)) {
+    const compat = compat32Support();
+    if (!compat.available) throw new Error(`32-bit snippets cannot run natively on this host: ${compat.reason}`);
+    args.push(`--compat32=${compat.way}`);
+  }
+  const r = spawnRunner(batches, args);
   if (r.status !== 0) throw new Error(`native-runner exited ${r.status ?? r.signal}: ${r.stderr}`);
   const answers = r.stdout.split('\n');
   let k = 0;
   return batches.map((b) => b.cases.map(() => parseAnswer(answers[k++])));
+}
+
+// ---- 32-bit code on the host ----
+
+/** Where native-runner.c puts the 64-bit stub that far-jumps into a 32-bit snippet. */
+const STUB_TO_COMPAT = CODE_VA + 0x1900;
+/** The known answer: DEC EAX in 32-bit code (a REX.W NOP in 64-bit code), then NOP. */
+const PROBE_CODE = new Uint8Array([0x48, 0x90]);
+const PROBE_EAX = 0x1_0000_0000n;
+
+const VECTOR_NAMES: Record<number, string> = { 0: '#DE', 6: '#UD', 11: '#NP', 12: '#SS', 13: '#GP', 14: '#PF', 17: '#AC' };
+
+function segmentText(way: string): string {
+  if (way === 'gdt') return "Linux's 32-bit user code segment 0x23 (__USER32_CS)";
+  if (way === 'ldt') return 'a 32-bit code segment installed in the LDT with modify_ldt (selector 0x7)';
+  return `selector 0x${way}`;
+}
+
+/**
+ * Runs the known answer through the runner with `--compat32=<way>` (gdt, ldt or a hex
+ * selector): `.byte 0x48; nop` with EAX = 0x1_0000_0000 must leave EAX = 0xffffffff
+ * (as 64-bit code it would leave 0). Returns null when it does, else what happened.
+ */
+export function probeCompat32(way: string): string | null {
+  const gpr = new Array<bigint>(16).fill(0n);
+  gpr[0] = PROBE_EAX;
+  gpr[4] = BigInt(DEFAULT_RSP);
+  const probe: NativeBatch = { code: PROBE_CODE, bits: 32, cases: [{ gpr, rflags: 2n, xmm: new Array(8).fill(0n) }] };
+  const r = spawnRunner([probe], [`--compat32=${way}`]);
+  const segment = segmentText(way);
+  if (r.status !== 0) return `${segment}: native-runner exited ${r.status ?? r.signal}: ${r.stderr.trim()}`;
+  const out = parseAnswer(r.stdout.split('\n')[0]);
+  if (out.kind === 'exception') {
+    const name = VECTOR_NAMES[out.vector] ?? 'exception';
+    const rip = Number(out.rip);
+    const where =
+      rip === STUB_TO_COMPAT ? `on the far jump to ${segment}`
+        : rip >= CODE_VA && rip < CODE_VA + PROBE_CODE.length ? `inside the 32-bit snippet, entered through ${segment}`
+          : rip === CODE_VA + PROBE_CODE.length ? `on the far jump from ${segment} back to 64-bit code (0x33)`
+            : `after the far jump to ${segment}`;
+    return `${name} (vector ${out.vector}) ${where}, at rip 0x${hex(out.rip)}`;
+  }
+  if (out.kind === 'ok' && (out.gpr[0] & 0xffff_ffffn) === 0xffff_ffffn) return null;
+  const eax = out.kind === 'ok' ? `0x${hex(out.gpr[0])}` : 'nothing';
+  return `${segment}: the DEC EAX known answer gave EAX = ${eax}, not 0xffffffff (0 would mean the bytes ran as 64-bit code)`;
+}
+
+export type Compat32Support =
+  | { available: true; /** the runner's --compat32 value */ way: string; segment: string }
+  | { available: false; reason: string };
+
+let compat32: Compat32Support | undefined;
+
+/** Whether (and how) this host runs the runner's 32-bit code: probed once per process. */
+export function compat32Support(): Compat32Support {
+  if (compat32) return compat32;
+  const setting = process.env.TSVIRT_CPU_DIFF_COMPAT32 ?? 'auto';
+  if (setting === 'off') return (compat32 = { available: false, reason: 'turned off by TSVIRT_CPU_DIFF_COMPAT32=off' });
+  if (!['auto', 'gdt', 'ldt'].includes(setting) && !/^[0-9a-f]{1,4}$/i.test(setting)) {
+    throw new Error(`TSVIRT_CPU_DIFF_COMPAT32 must be auto, gdt, ldt, off or a hex selector, not '${setting}'`);
+  }
+  const ways = setting === 'auto' ? ['gdt', 'ldt'] : [setting];
+  const problems: string[] = [];
+  for (const way of ways) {
+    const problem = probeCompat32(way);
+    if (problem === null) return (compat32 = { available: true, way, segment: segmentText(way) });
+    problems.push(problem);
+  }
+  return (compat32 = { available: false, reason: problems.join('; ') });
+}
+
+/**
+ * For a test that runs 32-bit code natively: returns when the host can, else skips the
+ * test with the reason (in the vitest report and as a stdout line).
+ */
+export function skipUnlessCompat32(ctx: TestContext): void {
+  const compat = compat32Support();
+  if (compat.available) return;
+  const note = `32-bit code cannot run natively here: ${compat.reason}`;
+  console.log(`skipped '${ctx.task.name}': ${note}`);
+  ctx.skip(note);
 }
 
 export interface FormOutcome {

@@ -15,9 +15,15 @@
  * A fault inside the snippet (#DE, #UD, #GP...) arrives as a signal; the handler reports
  * the architectural vector (REG_TRAPNO), the faulting RIP and the registers at the fault.
  *
- * 32-bit snippets run in compatibility mode (Linux's __USER32_CS, 0x23): a 64-bit stub in
- * the code page far-jumps to the snippet, whose trailer far-jumps back to a 64-bit stub
- * that returns to the epilogue; DS/ES hold __USER_DS (0x2b) so 32-bit addressing works.
+ * 32-bit snippets run in compatibility mode: a 64-bit stub in the code page far-jumps to
+ * the snippet, whose trailer far-jumps back to a 64-bit stub that returns to the
+ * epilogue; DS/ES hold __USER_DS (0x2b) so 32-bit addressing works. The 32-bit code
+ * segment is chosen on the command line (the TypeScript side probes which one works,
+ * see compat32Support() in differential.ts):
+ *   --compat32=gdt    Linux's __USER32_CS (0x23), the default;
+ *   --compat32=ldt    a flat 32-bit code segment this process installs in LDT entry 0
+ *                     with modify_ldt (selector 0x7), for kernels whose 0x23 is unusable;
+ *   --compat32=<hex>  that selector as it is (the probe's self-test uses one that faults).
  *
  * Protocol (text lines on stdin, one answer line per case on stdout, all numbers hex):
  *   S <code bytes>                  select a 64-bit snippet for the following cases
@@ -36,7 +42,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/ldt.h>
 #include <asm/prctl.h>
+#include <errno.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -53,8 +61,9 @@
 #define CODE_MAP_BYTES 0x2000UL
 #define MAX_LINE (1 << 16)
 #define USER32_CS 0x23
+#define LDT_CODE32_CS 0x07 /* LDT entry 0, TI=1, RPL 3 */
 #define USER64_CS 0x33
-#define STUB_TO_COMPAT (CODE_VA + 0x1900)  /* jmp far [rip+0] -> CODE_VA:USER32_CS */
+#define STUB_TO_COMPAT (CODE_VA + 0x1900)  /* jmp far [rip+0] -> compat_cs:CODE_VA */
 #define STUB_FROM_COMPAT (CODE_VA + 0x1800) /* jmp [rip+0] -> snippet_return */
 
 /* RFLAGS bits a case may set: CF PF AF ZF SF DF OF (bit 1 is always one). */
@@ -234,7 +243,56 @@ static char *put_u64(char *o, uint64_t v) {
   return o;
 }
 
-int main(void) {
+/* Installs a flat 32-bit ring-3 code segment (base 0, limit 4 GiB, D=1, not L) in LDT
+ * entry 0. Returns 0, or the errno of modify_ldt. */
+static int install_ldt_code32(void) {
+  struct user_desc d;
+  memset(&d, 0, sizeof d);
+  d.entry_number = 0;
+  d.base_addr = 0;
+  d.limit = 0xfffff;
+  d.seg_32bit = 1;
+  d.contents = MODIFY_LDT_CONTENTS_CODE;
+  d.read_exec_only = 0;
+  d.limit_in_pages = 1;
+  d.seg_not_present = 0;
+  d.useable = 1;
+  return syscall(SYS_modify_ldt, 1, &d, sizeof d) == 0 ? 0 : errno;
+}
+
+static uint16_t compat_cs = USER32_CS;
+
+static void parse_args(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strncmp(a, "--compat32=", 11) != 0) {
+      fprintf(stderr, "native-runner: unknown argument '%s'\n", a);
+      exit(2);
+    }
+    a += 11;
+    if (strcmp(a, "gdt") == 0) {
+      compat_cs = USER32_CS;
+    } else if (strcmp(a, "ldt") == 0) {
+      int err = install_ldt_code32();
+      if (err) {
+        fprintf(stderr, "native-runner: modify_ldt (32-bit code segment in LDT entry 0) failed: %s\n", strerror(err));
+        exit(3);
+      }
+      compat_cs = LDT_CODE32_CS;
+    } else {
+      char *end;
+      unsigned long sel = strtoul(a, &end, 16);
+      if (*a == 0 || *end != 0 || sel > 0xffff) {
+        fprintf(stderr, "native-runner: bad --compat32 value '%s'\n", a);
+        exit(2);
+      }
+      compat_cs = (uint16_t)sel;
+    }
+  }
+}
+
+int main(int argc, char **argv) {
+  parse_args(argc, argv);
   map_fixed(DATA_MAP_VA, DATA_MAP_BYTES, PROT_READ | PROT_WRITE);
   map_fixed(STATE_VA, 0x1000, PROT_READ | PROT_WRITE);
   map_fixed(CODE_VA, CODE_MAP_BYTES, PROT_READ | PROT_WRITE | PROT_EXEC);
@@ -280,11 +338,11 @@ int main(void) {
         uint8_t *from = code + (STUB_FROM_COMPAT - CODE_VA);
         memcpy(from, jmp_abs, 6);
         memcpy(from + 6, &back, 8);
-        /* Entry stub: jmp far [rip+0] (FF /5, m16:32) -> USER32_CS:CODE_VA. */
+        /* Entry stub: jmp far [rip+0] (FF /5, m16:32) -> compat_cs:CODE_VA. */
         uint8_t *to = code + (STUB_TO_COMPAT - CODE_VA);
         static const uint8_t jmp_far[6] = {0xff, 0x2d, 0, 0, 0, 0};
         uint32_t entry = (uint32_t)CODE_VA;
-        uint16_t sel32 = USER32_CS;
+        uint16_t sel32 = compat_cs;
         memcpy(to, jmp_far, 6);
         memcpy(to + 6, &entry, 4);
         memcpy(to + 10, &sel32, 2);

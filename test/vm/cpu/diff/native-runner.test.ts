@@ -1,13 +1,14 @@
 // The reference side on its own: the native runner must be right before the software
 // CPU is judged against it. Known answers from the SDM (ADD flags, DIV by zero -> #DE,
 // RIP-relative LEA at CODE_VA, string ops moving data), determinism over a batch, and
-// that every form of the table assembles.
+// that every form of the table assembles. The 32-bit known answer skips, with the reason
+// printed, on a host that gives user space no 32-bit code segment (compat32Support()).
 
 import { describe, expect, it } from 'vitest';
 import { CODE_VA, DATA_BYTES, DATA_VA, DEFAULT_RSP, type CaseInput } from '../support/snippet-machine.js';
 import { assembleSnippets } from '../support/toolchain.js';
 import { CF, OF, PF, SF, ZF, AF } from './cases.js';
-import { makeCases, runNative } from './differential.js';
+import { makeCases, probeCompat32, runNative, skipUnlessCompat32 } from './differential.js';
 import { FORMS } from './forms.js';
 
 function input(regs: Partial<Record<number, bigint>>, rflags = 2n, data?: Uint8Array): CaseInput {
@@ -58,10 +59,16 @@ describe('native differential runner', () => {
     expect(overflow).toMatchObject({ kind: 'exception', vector: 0, rip: BigInt(CODE_VA + 1) });
   });
 
-  it('runs 32-bit snippets in compatibility mode (0x48 is DEC EAX there, not REX.W)', () => {
+  it('runs 32-bit snippets in compatibility mode (0x48 is DEC EAX there, not REX.W)', (ctx) => {
+    skipUnlessCompat32(ctx);
     const [code] = assembleSnippets(['.byte 0x48; nop'], 32);
     const out = runNative([{ code, cases: [input({ 0: 0x1_0000_0000n })], bits: 32 }])[0][0];
     expect(out.kind === 'ok' && out.gpr[0] & 0xffff_ffffn).toBe(0xffff_ffffn);
+  });
+
+  it('the 32-bit probe fails, naming the fault, when the selector is not a 32-bit code segment', () => {
+    // __USER_DS (0x2b) is a data segment: a far jump to it is #GP on every x86-64 Linux host.
+    expect(probeCompat32('2b')).toBe('#GP (vector 13) on the far jump to selector 0x2b, at rip 0x20001900');
   });
 
   it('runs the snippet at CODE_VA, so RIP-relative addresses match the guest side', () => {
