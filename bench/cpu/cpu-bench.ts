@@ -5,6 +5,7 @@
 // -> long mode, then test_main) built with GNU as at run time. The TS CPU counts the
 // instructions it retires; both sides are timed with a long and an empty loop and the
 // difference is used, so start-up (BIOS, mode switches, process start) cancels out.
+// Also prints one BENCH-RESULT line a loop (bench/lib/result.mjs) for bench/run-all.sh.
 // Run: bash bench/cpu/run.sh [name-prefix]
 
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { BOOT_ADDRESS, runGuestProgram } from '../../test/vm/cpu/support/guest-m
 import { runOnQemu } from '../../test/vm/cpu/support/qemu-reference.js';
 import { assemble, type Assembled } from '../../test/vm/cpu/support/toolchain.js';
 import type { CpuFactory } from '../../test/vm/cpu/support/cpu-factory.js';
+import { benchResult } from '../lib/result.mjs';
 
 const GUEST_DIR = 'test/vm/cpu/guest';
 const BOOT = readFileSync(`${GUEST_DIR}/boot.inc`, 'utf8') ? '.include "boot.inc"\n' : '';
@@ -171,4 +173,5 @@ for (const [name, make] of Object.entries(LOOPS)) {
   const q = Number.isNaN(qRate) ? '   (< timing noise)' : `${(qRate / 1e6).toFixed(1).padStart(7)} M/s   ratio ${(tsRate / qRate).toFixed(3)}`;
   rows.push(`${name.padEnd(17)} ${(instructions / 1e6).toFixed(1).padStart(7)} M instr   tsvirt ${(tsRate / 1e6).toFixed(1).padStart(7)} M/s   QEMU TCG ${q}`);
   console.log(rows[rows.length - 1]);
+  benchResult('cpu', name, tsRate / 1e6, 'QEMU TCG', qRate / 1e6, 'M instr/s', 'higher', Number.isNaN(qRate) ? 'skipped: QEMU TCG ran under 50 ms, below timing noise' : undefined);
 }

@@ -5,6 +5,7 @@
 // the same run. The machine guest is a 64-bit bzImage looping on OUT to port 0x80 (the
 // machine's POST-code port) and powering off; the C anchor runs its own 16-bit loop on a
 // bare VM, so the ratio to it includes the machine's device dispatch.
+// Also prints BENCH-RESULT lines (bench/lib/result.mjs) for bench/run-all.sh.
 // Run: npm run build && npx vite-node bench/kvm/machine-exits.ts [EXITS]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { PcMachine } from '../../src/vm/machine/pc-machine.js';
 import { assemble } from '../../test/vm/accel/support/assemble.js';
 import { bzImageOf } from '../../test/vm/machine/guest-programs.js';
+import { benchResult } from '../lib/result.mjs';
 
 const exits = Number(process.argv[2] ?? 100_000);
 
@@ -75,6 +77,8 @@ try {
     `PIO exits/s  C bare loop: ${bc.toFixed(0)}  machine, 1 vCPU in-thread: ${b1.toFixed(0)} (${(b1 / bc).toFixed(3)} of C)  ` +
       `machine, 2 vCPUs in threads: ${b2.toFixed(0)} (${(b2 / bc).toFixed(3)} of C, ${(b2 / b1).toFixed(3)} of in-thread)  (${exits} exits per run, best of 3)`,
   );
+  benchResult('kvm-machine', 'PIO exits, PC machine, 1 vCPU in-thread', b1, 'C KVM_RUN loop', bc, 'exits/s', 'higher');
+  benchResult('kvm-machine', 'PIO exits, PC machine, 2 vCPUs in threads', b2, 'C KVM_RUN loop', bc, 'exits/s', 'higher');
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -1,5 +1,6 @@
 // PIO-exit round trips per second: tsvirt's TypeScript KVM_RUN loop against the same
 // loop in C (pio-exit-loop.c), on the same guest program, in the same run.
+// Also prints a BENCH-RESULT line (bench/lib/result.mjs) for bench/run-all.sh.
 // Run: npm run build && npx vite-node bench/kvm/pio-exits.ts [EXITS]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { IoBus } from '../../src/vm/bus.js';
 import { KvmVm } from '../../src/vm/accel/kvm/kvm-vm.js';
 import { assemble } from '../../test/vm/accel/support/assemble.js';
 import { prepare } from '../../test/vm/accel/support/guest-programs.js';
+import { benchResult } from '../lib/result.mjs';
 
 const exits = Number(process.argv[2] ?? 200_000);
 const program = assemble(
@@ -65,6 +67,7 @@ try {
   const bestC = Math.max(...c);
   const bestTs = Math.max(...ts);
   console.log(`PIO exits/s  C: ${bestC.toFixed(0)}  tsvirt (TypeScript): ${bestTs.toFixed(0)}  ratio tsvirt/C: ${(bestTs / bestC).toFixed(3)}  (${exits} exits per run, best of 3)`);
+  benchResult('kvm-pio', 'PIO exit round trips, bare VM (best of 3)', bestTs, 'C KVM_RUN loop', bestC, 'exits/s', 'higher');
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -4,6 +4,7 @@
 // server (busybox httpd on the NAT host's 127.0.0.1, reached as 10.0.2.2). QEMU runs with
 // no machine (-M none): a hub joins its tap netdev to its user netdev, so only slirp is
 // measured. tsvirt's NAT runs in this process, fed by its TapBackend.
+// Also prints a BENCH-RESULT line (bench/lib/result.mjs) for bench/run-all.sh.
 // Run as root: npx vite-node bench/net/user-nat-wget.ts [MiB] [rounds]
 // (Kept beside the network tests, the paths this work owns; it belongs in bench/net/.)
 
@@ -15,6 +16,7 @@ import { promisify } from 'node:util';
 import { TapBackend } from '../../src/vm/net/tap-backend.js';
 import { UserNetBackend } from '../../src/vm/net/user-net.js';
 import { createBareNetns, type TestNetns } from '../../test/vm/net/support/netns.js';
+import { benchResult } from '../lib/result.mjs';
 
 const run = promisify(execFile);
 const sizeMiB = Number(process.argv[2] ?? 64);
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
   console.log(`  tsvirt user NAT : ${ours.toFixed(1)} MiB/s`);
   console.log(`  QEMU slirp      : ${qemu.toFixed(1)} MiB/s`);
   console.log(`  ratio tsvirt/QEMU: ${(ours / qemu).toFixed(2)}`);
+  benchResult('net', `guest wget ${sizeMiB} MiB through user NAT (best of ${rounds})`, ours, 'QEMU slirp', qemu, 'MiB/s', 'higher');
   nat.close();
   tap.close();
 }

@@ -10,12 +10,14 @@
 // the default writeback cache; neither time includes the flush at close.
 // The last column is plain fs.writeSync/readSync of the same requests on a raw file: the
 // ceiling for any Node code on this host, to tell driver overhead from host I/O.
+// Also prints one BENCH-RESULT line a case (bench/lib/result.mjs) for bench/run-all.sh.
 // Usage: npm run build && node bench/storage/qcow2-bench.mjs [DIR]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createImage, openImage } from '../../dist/storage/index.js';
+import { benchResult } from '../lib/result.mjs';
 
 const dir = fs.mkdtempSync(path.join(process.argv[2] ?? os.tmpdir(), 'tsvirt-bench-'));
 const MiB = 2 ** 20;
@@ -124,7 +126,7 @@ for (const c of cases) {
     if (c.write) fs.rmSync(r, { force: true });
     if (round % 2 === 0) { settle(); runQ(); settle(); runT(); settle(); runP(); } else { settle(); runP(); settle(); runT(); settle(); runQ(); }
   }
-  rows.push({ name: c.name, qemu: bestQ, tsvirt: bestT, plain: bestP });
+  rows.push({ name: c.name, qemu: bestQ, tsvirt: bestT, plain: bestP, anchor: c.random ? 'qemu-io' : 'qemu-img bench' });
 }
 fs.rmSync(dir, { recursive: true, force: true });
 
@@ -133,3 +135,4 @@ for (const r of rows) {
   console.log(`${r.name.padEnd(22)} ${r.qemu.toFixed(1).padStart(11)} ${r.tsvirt.toFixed(1).padStart(13)} ${(r.tsvirt / r.qemu).toFixed(2).padStart(12)} ${r.plain.toFixed(1).padStart(31)}`);
 }
 console.log('qemu: qemu-img bench -d 1 (sequential, scattered) or qemu-io (random); best of', ROUNDS, 'alternating rounds.');
+for (const r of rows) benchResult('qcow2', r.name, r.tsvirt, r.anchor, r.qemu, 'MiB/s', 'higher');

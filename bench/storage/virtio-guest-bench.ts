@@ -7,7 +7,7 @@
 // the arrival of the guest's console line before it to the one after (the guest's own clock
 // is printed beside it: on the loaded software CPU it was seen to fall behind the host's).
 // One boot each, one after the other (never two kernels at once). Prints MiB/s for both
-// and tsvirt/QEMU ratios.
+// and tsvirt/QEMU ratios, and BENCH-RESULT lines (bench/lib/result.mjs) for bench/run-all.sh.
 // Run: npm run build && npx vite-node bench/storage/virtio-guest-bench.ts [DD_MiB] [WGET_MiB]
 
 import { spawn } from 'node:child_process';
@@ -18,6 +18,7 @@ import type net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildVmCoreGuest, loadModulesLines, runOnVmCoreCapturing, UDHCPC_SCRIPT } from '../../test/vm/devices/virtio/support/vm-core-guest.js';
+import { benchResult } from '../lib/result.mjs';
 
 const ddMiB = Number(process.argv[2] ?? 64);
 const wgetMiB = Number(process.argv[3] ?? 10);
@@ -176,6 +177,10 @@ try {
   console.log(row('boot to /init (guest s)', 's', ts.bootToUserspaceS, qemu.bootToUserspaceS, false));
   console.log(row('whole run (host wall s)', 's', ts.wallS, qemu.wallS, false));
   console.log(`guest clocksource: tsvirt ${ts.clocksource}, QEMU TCG ${qemu.clocksource}; host load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  benchResult('virtio-guest', `dd write ${ddMiB} MiB virtio-blk (host-timed)`, ts.ddWriteMiBs, 'QEMU TCG', qemu.ddWriteMiBs, 'MiB/s', 'higher');
+  benchResult('virtio-guest', `dd read ${ddMiB} MiB virtio-blk (host-timed)`, ts.ddReadMiBs, 'QEMU TCG', qemu.ddReadMiBs, 'MiB/s', 'higher');
+  benchResult('virtio-guest', `wget ${wgetMiB} MiB virtio-net user NAT (host-timed)`, ts.wgetMiBs, 'QEMU TCG', qemu.wgetMiBs, 'MiB/s', 'higher');
+  benchResult('virtio-guest', 'whole run, boot to poweroff (host wall)', ts.wallS, 'QEMU TCG', qemu.wallS, 's', 'lower');
 } finally {
   server.close();
   fs.rmSync(dir, { recursive: true, force: true });
