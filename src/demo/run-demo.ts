@@ -23,6 +23,7 @@ import { writeBusyboxRootfs } from './busybox-rootfs.js';
 import { serveDirectory } from './static-server.js';
 
 const PACKAGES_SCRIPT = fileURLToPath(new URL('../../scripts/debian-packages.sh', import.meta.url));
+const PREREQUISITES_SCRIPT = fileURLToPath(new URL('../../scripts/prerequisites.sh', import.meta.url));
 const KICKSTART = fileURLToPath(new URL('../../templates/kickstart/demo.ks.in', import.meta.url));
 
 export interface DemoOptions {
@@ -32,6 +33,16 @@ export interface DemoOptions {
   stdout: NodeJS.WritableStream;
   log: (line: string) => void;
   signal?: AbortSignal;
+}
+
+/** The demo's tools from scripts/prerequisites.txt: installed as root, else one ERROR naming the packages. */
+function ensurePrerequisites(): void {
+  try {
+    execFileSync('bash', [PREREQUISITES_SCRIPT, 'demo'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim().split('\n').pop() ?? '';
+    throw new TsvirtError(stderr.replace(/^ERROR /, '') || `checking the demo's prerequisites failed: ${(err as Error).message}`);
+  }
 }
 
 function debianPackages(cache: string): { kernel: string; modules: string; busybox: string } {
@@ -81,13 +92,17 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const t0 = Date.now();
   const step = (s: string): void => opts.log(`[demo ${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
 
+  ensurePrerequisites();
   step("fetching Debian's linux-image-amd64 and busybox-static");
   const pkgs = debianPackages(cache);
   const www = join(cache, 'www');
   rmSync(www, { recursive: true, force: true });
   mkdirSync(www, { recursive: true });
   step('building the install tree and a busybox root file system');
-  const tree = buildTree({ kernel: pkgs.kernel, modules: pkgs.modules, busybox: pkgs.busybox, out: join(www, 'tree') });
+  // The installer takes mke2fs from the host's e2fsprogs (a prerequisite), for the
+  // kickstart's ext4.
+  const tree = buildTree({ kernel: pkgs.kernel, modules: pkgs.modules, busybox: pkgs.busybox, out: join(www, 'tree'), toolRoots: ['/'] });
+  step(`installer file systems: ${tree.filesystems.join(' ')}${tree.mke2fsSource ? ` (mke2fs from ${tree.mke2fsSource})` : ''}`);
   await writeBusyboxRootfs(pkgs.busybox, join(www, 'rootfs.tar.gz'));
   const sha = createHash('sha256').update(readFileSync(join(www, 'rootfs.tar.gz'))).digest('hex');
   const server = await serveDirectory(www);
