@@ -1,13 +1,11 @@
 // tsvirt-install (bin/tsvirt-install runs `install`): virt-install's command line. Its
 // grammar (optional values, repeated suboption options, `--disk none`) is not oclif's, so
 // the command takes argv raw and hands it to src/domain; it prints what comes back, or
-// runs the plan (src/install/run-domain.ts) with the console on this terminal.
+// runs the plan (src/install/run-domain.ts) with the console on this terminal. The install
+// flow (fetching, the VM core) is imported only when there is something to fetch or run,
+// so --help, --print-xml and option errors answer at once.
 import { BaseCommand } from '../cli/base-command.js';
 import { processPlanEnv, runInstallFrontEnd } from '../domain/index.js';
-import { createFetcher } from '../install/fetch/index.js';
-import { checkDryRunMedia } from '../install/dry-run-media.js';
-import { runDomain } from '../install/run-domain.js';
-import { lifecyclePaths } from '../lifecycle/index.js';
 
 export default class Install extends BaseCommand {
   static override summary = 'Create a virtual machine from install media (virt-install options; see tsvirt-install --help).';
@@ -22,6 +20,7 @@ export default class Install extends BaseCommand {
     if (out.accelNote) process.stderr.write(`WARNING  ${out.accelNote}\n`);
     if (out.mode === 'dry-run' && out.plan) {
       // The kickstart is fetched and validated, and local media resolved, even in a dry run.
+      const [{ checkDryRunMedia }, { createFetcher }] = await Promise.all([import('../install/dry-run-media.js'), import('../install/fetch/index.js')]);
       const lines = await checkDryRunMedia(out.plan, createFetcher());
       process.stdout.write(out.stdout.replace(/Dry run completed successfully\n$/, `${lines.map((l) => `${l}\n`).join('')}Dry run completed successfully\n`));
       return;
@@ -31,6 +30,9 @@ export default class Install extends BaseCommand {
       return;
     }
     const quiet = out.plan.specs.quiet;
+    const [{ runDomain }, { createFetcher }, { lifecyclePaths }] = await Promise.all([
+      import('../install/run-domain.js'), import('../install/fetch/index.js'), import('../lifecycle/state-paths.js'),
+    ]);
     const controller = new AbortController();
     const stop = (): void => controller.abort();
     process.once('SIGINT', stop);

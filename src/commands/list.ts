@@ -1,7 +1,8 @@
 // `tsvirt list [--all]` (virsh list): running domains; --all adds those shut off.
 import { Flags } from '@oclif/core';
 import { BaseCommand } from '../cli/base-command.js';
-import { lifecyclePaths, listDomains } from '../lifecycle/index.js';
+import { listDomains } from '../lifecycle/domain-state.js';
+import { lifecyclePaths } from '../lifecycle/state-paths.js';
 import { formatDomainList } from '../lifecycle/format-list.js';
 
 export default class List extends BaseCommand {

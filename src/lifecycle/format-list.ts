@@ -1,6 +1,6 @@
 // `tsvirt list` as a table in virsh list's layout (a header, a rule, one row per domain),
 // with the runner's pid, vCPUs and memory added since tsvirt has no domain ids.
-import type { DomainRow } from './domains.js';
+import type { DomainRow } from './domain-state.js';
 
 export function formatDomainList(rows: readonly DomainRow[]): string {
   const table = [

@@ -3,36 +3,10 @@
 // of its pid file for as long as it lives; the kernel drops it when the process dies, even
 // by SIGKILL, so "pid file present but unlocked" reliably means a dead runner. Others probe
 // with F_OFD_GETLK, which takes no lock and so never gets in a starting runner's way.
-// koffi provides fcntl since Node has none (the same approach as storage/image-lock.ts,
-// whose QEMU lock-byte layout is specific to images). Leaves out: non-Linux hosts.
+// fcntl comes from lib/libc.ts since Node has none (storage/image-lock.ts uses the same
+// calls with QEMU's lock-byte layout, specific to images). Leaves out: non-Linux hosts.
 import fs from 'node:fs';
-import koffi from 'koffi';
-
-const F_OFD_GETLK = 36;
-const F_OFD_SETLK = 37;
-const F_WRLCK = 1;
-const F_UNLCK = 2;
-const SEEK_SET = 0;
-const EAGAIN = 11;
-const EACCES = 13;
-
-interface FlockValue { l_type: number; l_whence: number; l_start: number; l_len: number; l_pid: number }
-interface Fcntl { set(fd: number, lock: FlockValue): number; get(fd: number, lock: FlockValue): number; errno(): number }
-
-let fcntl: Fcntl | undefined;
-function libc(): Fcntl {
-  if (fcntl) return fcntl;
-  const lib = koffi.load('libc.so.6');
-  const Flock = koffi.struct('tsvirt_runner_flock', { l_type: 'short', l_whence: 'short', l_start: 'int64', l_len: 'int64', l_pid: 'int32' });
-  const fn = lib.func('int fcntl(int fd, int cmd, ...)');
-  const inout = koffi.inout(koffi.pointer(Flock));
-  fcntl = {
-    set: (fd, lock) => fn(fd, F_OFD_SETLK, koffi.pointer(Flock), lock) as number,
-    get: (fd, lock) => fn(fd, F_OFD_GETLK, inout, lock) as number,
-    errno: () => koffi.errno(),
-  };
-  return fcntl;
-}
+import { EACCES, EAGAIN, F_UNLCK, F_WRLCK, type Flock, libc, SEEK_SET } from '../lib/libc.js';
 
 const WHOLE_FILE = { l_whence: SEEK_SET, l_start: 0, l_len: 0, l_pid: 0 };
 
@@ -48,7 +22,7 @@ export class RunnerLock {
   static tryAcquire(path: string): RunnerLock | undefined {
     for (;;) {
       const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-      if (libc().set(fd, { l_type: F_WRLCK, ...WHOLE_FILE }) !== 0) {
+      if (libc().ofdSetLock(fd, { l_type: F_WRLCK, ...WHOLE_FILE }) !== 0) {
         const errno = libc().errno();
         fs.closeSync(fd);
         if (errno === EAGAIN || errno === EACCES) return undefined;
@@ -86,8 +60,8 @@ export function probeRunner(path: string): RunnerProbe {
     throw err;
   }
   try {
-    const q: FlockValue = { l_type: F_WRLCK, ...WHOLE_FILE };
-    if (libc().get(fd, q) !== 0) throw new Error(`cannot query the lock on ${path} (errno ${libc().errno()})`);
+    const q: Flock = { l_type: F_WRLCK, ...WHOLE_FILE };
+    if (libc().ofdGetLock(fd, q) !== 0) throw new Error(`cannot query the lock on ${path} (errno ${libc().errno()})`);
     const text = fs.readFileSync(fd, 'utf8').trim();
     // The file is ours, but check before trusting it as a pid.
     const pid = /^\d{1,10}$/.test(text) ? Number(text) : undefined;

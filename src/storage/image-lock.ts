@@ -1,6 +1,6 @@
 // Image locking compatible with QEMU's file-posix driver: Linux open-file-description
-// (OFD) byte-range locks, F_OFD_SETLK / F_OFD_GETLK (fcntl(2)), taken through koffi since
-// Node has no flock. QEMU marks each block-layer permission it holds with a shared lock on
+// (OFD) byte-range locks, F_OFD_SETLK / F_OFD_GETLK (fcntl(2), through lib/libc.ts since
+// Node has no flock). QEMU marks each block-layer permission it holds with a shared lock on
 // byte 100+bit and each permission it refuses to share with a shared lock on byte 200+bit
 // (QEMU block/file-posix.c, raw_apply_lock_bytes). tsvirt uses the same bytes, so a tsvirt
 // writer and a qemu-io/qemu-img/QEMU user of the same image see each other:
@@ -9,15 +9,8 @@
 // so any number of readers coexist, and a writer excludes readers and other writers.
 // Leaves out: the BSD flock fallback (OFD locks exist since Linux 3.15).
 import fs from 'node:fs';
-import koffi from 'koffi';
 import { TsvirtError } from '../lib/errors.js';
-
-const F_OFD_GETLK = 36;
-const F_OFD_SETLK = 37;
-const F_RDLCK = 0;
-const F_WRLCK = 1;
-const F_UNLCK = 2;
-const SEEK_SET = 0;
+import { EACCES, EAGAIN, F_RDLCK, F_UNLCK, F_WRLCK, type Flock, libc, SEEK_SET } from '../lib/libc.js';
 
 // QEMU include/block/block-common.h permission bits and file-posix.c lock byte bases.
 const RAW_LOCK_PERM_BASE = 100;
@@ -29,28 +22,6 @@ const PERM_NAMES: Record<number, string> = { 0: 'consistent read', 1: 'write', 2
 
 export type LockMode = 'shared' | 'exclusive';
 
-interface Libc {
-  fcntlSet(fd: number, lock: FlockValue): number;
-  fcntlGet(fd: number, lock: FlockValue): number;
-  errno(): number;
-}
-interface FlockValue { l_type: number; l_whence: number; l_start: number; l_len: number; l_pid: number }
-
-let libc: Libc | undefined;
-function loadLibc(): Libc {
-  if (libc) return libc;
-  const lib = koffi.load('libc.so.6');
-  const Flock = koffi.struct('tsvirt_flock', { l_type: 'short', l_whence: 'short', l_start: 'int64', l_len: 'int64', l_pid: 'int32' });
-  const fcntl = lib.func('int fcntl(int fd, int cmd, ...)');
-  const inout = koffi.inout(koffi.pointer(Flock));
-  libc = {
-    fcntlSet: (fd, lock) => fcntl(fd, F_OFD_SETLK, koffi.pointer(Flock), lock) as number,
-    fcntlGet: (fd, lock) => fcntl(fd, F_OFD_GETLK, inout, lock) as number,
-    errno: () => koffi.errno(),
-  };
-  return libc;
-}
-
 export class ImageLock {
   private released = false;
   private constructor(private readonly fd: number, private readonly bytes: number[]) {}
@@ -61,7 +32,7 @@ export class ImageLock {
    * holder when it can find it in /proc.
    */
   static acquire(fd: number, path: string, mode: LockMode): ImageLock {
-    const c = loadLibc();
+    const c = libc();
     const held = mode === 'exclusive'
       ? [BLK_PERM_CONSISTENT_READ, BLK_PERM_WRITE, BLK_PERM_RESIZE]
       : [BLK_PERM_CONSISTENT_READ];
@@ -69,10 +40,10 @@ export class ImageLock {
     const bytes = [...held.map((b) => RAW_LOCK_PERM_BASE + b), ...unshared.map((b) => RAW_LOCK_SHARED_BASE + b)];
     const lock = new ImageLock(fd, []);
     for (const b of bytes) {
-      if (c.fcntlSet(fd, { l_type: F_RDLCK, l_whence: SEEK_SET, l_start: b, l_len: 1, l_pid: 0 }) !== 0) {
+      if (c.ofdSetLock(fd, { l_type: F_RDLCK, l_whence: SEEK_SET, l_start: b, l_len: 1, l_pid: 0 }) !== 0) {
         const errno = c.errno();
         lock.release();
-        if (errno === 11 || errno === 13) throw conflict(path, mode, BLK_PERM_WRITE, fd);
+        if (errno === EAGAIN || errno === EACCES) throw conflict(path, mode, BLK_PERM_WRITE, fd);
         throw new TsvirtError(`cannot lock image ${path} (errno ${errno})`, 'the file system may not support OFD locks');
       }
       lock.bytes.push(b);
@@ -84,8 +55,8 @@ export class ImageLock {
       ...unshared.map((b) => ({ at: RAW_LOCK_PERM_BASE + b, perm: b })),
     ];
     for (const { at, perm } of probe) {
-      const q: FlockValue = { l_type: F_WRLCK, l_whence: SEEK_SET, l_start: at, l_len: 1, l_pid: 0 };
-      if (c.fcntlGet(fd, q) === 0 && q.l_type !== F_UNLCK) {
+      const q: Flock = { l_type: F_WRLCK, l_whence: SEEK_SET, l_start: at, l_len: 1, l_pid: 0 };
+      if (c.ofdGetLock(fd, q) === 0 && q.l_type !== F_UNLCK) {
         lock.release();
         throw conflict(path, mode, perm, fd);
       }
@@ -96,9 +67,9 @@ export class ImageLock {
   release(): void {
     if (this.released) return;
     this.released = true;
-    const c = libc;
-    if (!c) return;
-    for (const b of this.bytes) c.fcntlSet(this.fd, { l_type: F_UNLCK, l_whence: SEEK_SET, l_start: b, l_len: 1, l_pid: 0 });
+    if (this.bytes.length === 0) return;
+    const c = libc();
+    for (const b of this.bytes) c.ofdSetLock(this.fd, { l_type: F_UNLCK, l_whence: SEEK_SET, l_start: b, l_len: 1, l_pid: 0 });
   }
 }
 

@@ -1,12 +1,10 @@
 // Preallocation of file space (qemu-img -o preallocation=falloc|full) and hole punching
 // (raw discard): falloc reserves the
-// blocks with fallocate(2) (through koffi; Node has no binding), falling back to writing
+// blocks with fallocate(2) (lib/libc.ts; Node has no binding), falling back to writing
 // zeros where the file system does not support it; full writes zeros. Leaves out: the
 // posix_fallocate emulation glibc does (the zero-writing fallback is the same thing).
 import fs from 'node:fs';
-import koffi from 'koffi';
-
-let fallocateFn: ((fd: number, mode: number, offset: number, len: number) => number) | undefined;
+import { libc } from '../lib/libc.js';
 
 // fallocate(2) mode bits (linux/falloc.h).
 const FALLOC_FL_KEEP_SIZE = 0x01;
@@ -14,11 +12,7 @@ const FALLOC_FL_PUNCH_HOLE = 0x02;
 
 function tryFallocate(fd: number, offset: number, len: number, mode = 0): boolean {
   try {
-    if (!fallocateFn) {
-      const lib = koffi.load('libc.so.6');
-      fallocateFn = lib.func('int fallocate(int fd, int mode, int64 offset, int64 len)') as unknown as NonNullable<typeof fallocateFn>;
-    }
-    return fallocateFn!(fd, mode, offset, len) === 0;
+    return libc().fallocate(fd, mode, offset, len) === 0;
   } catch {
     return false;
   }

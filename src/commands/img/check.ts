@@ -2,7 +2,7 @@
 // 1 could not check; `-r leaks|all` repairs.
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { checkExitCode, checkImage, checkReportJson, formatCheckReport } from '../../storage/index.js';
+import { checkExitCode, checkImage, checkReportJson, formatCheckReport } from '../../storage/check-image.js';
 import { assertFormat } from '../../storage/image-info.js';
 
 export default class ImgCheck extends BaseCommand {

@@ -3,7 +3,8 @@
 import { Args, Flags } from '@oclif/core';
 import cliProgress from 'cli-progress';
 import { BaseCommand } from '../../cli/base-command.js';
-import { convertImage, parseCreateOptions } from '../../storage/index.js';
+import { convertImage } from '../../storage/convert-image.js';
+import { parseCreateOptions } from '../../storage/create-image.js';
 import { assertFormat } from '../../storage/image-info.js';
 
 export default class ImgConvert extends BaseCommand {

@@ -1,7 +1,8 @@
 // `tsvirt img create` (qemu-img create): flags in, createImage, one line out.
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { createImage, parseCreateOptions, parseSize } from '../../storage/index.js';
+import { createImage, parseCreateOptions } from '../../storage/create-image.js';
+import { parseSize } from '../../storage/size.js';
 import { assertFormat } from '../../storage/image-info.js';
 
 export default class ImgCreate extends BaseCommand {

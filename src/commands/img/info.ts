@@ -1,8 +1,7 @@
 // `tsvirt img info` (qemu-img info): human or JSON with qemu-img's keys.
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { formatImageInfo, getImageInfo } from '../../storage/index.js';
-import { assertFormat } from '../../storage/image-info.js';
+import { assertFormat, formatImageInfo, getImageInfo } from '../../storage/image-info.js';
 
 export default class ImgInfo extends BaseCommand {
   static override summary = 'Show the format, sizes and backing file of a disk image.';

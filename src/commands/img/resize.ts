@@ -1,7 +1,8 @@
 // `tsvirt img resize FILE [+|-]SIZE` (qemu-img resize).
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
-import { parseSizeChange, resizeImage } from '../../storage/index.js';
+import { resizeImage } from '../../storage/resize-image.js';
+import { parseSizeChange } from '../../storage/size.js';
 import { assertFormat } from '../../storage/image-info.js';
 
 export default class ImgResize extends BaseCommand {

@@ -13,7 +13,11 @@ export default class TreeBuild extends BaseCommand {
     kernel: Flags.string({ required: true, description: 'The kernel (bzImage) to install and boot.' }),
     modules: Flags.string({ required: true, description: "The kernel's lib/modules directory (or lib/modules/RELEASE)." }),
     busybox: Flags.string({ required: true, description: 'A static busybox binary (Debian busybox-static).' }),
-    e2fsprogs: Flags.string({ description: 'A directory copied into the installer (mke2fs and its libraries) for ext4; without it the installer makes ext2.' }),
+    'tools-root': Flags.string({
+      multiple: true,
+      default: ['/'],
+      description: "Where to take mke2fs and the libraries it loads from, for ext3/ext4 in the installer: a root file system such as / (the default) or Debian's e2fsprogs packages unpacked with dpkg-deb -x (repeatable, searched in order). Without mke2fs the installer makes ext2, swap and vfat only.",
+    }),
     rootfs: Flags.string({ description: 'A root file system tarball (.tar, .tar.gz, .tar.xz) the tree offers as its liveimg.' }),
     out: Flags.string({ required: true, description: 'The directory to write the tree to.' }),
     force: Flags.boolean({ description: 'Replace --out if it exists.', default: false }),
@@ -21,9 +25,10 @@ export default class TreeBuild extends BaseCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(TreeBuild);
-    const tree = buildTree(flags);
+    const tree = buildTree({ ...flags, toolRoots: flags['tools-root'] });
     this.log(`tree for kernel ${tree.kernelRelease} written to ${tree.dir}`);
     this.log(`installer modules: ${tree.modules.join(' ')}`);
+    this.log(`installer file systems: ${tree.filesystems.join(' ')}${tree.mke2fsSource ? ` (mke2fs from ${tree.mke2fsSource})` : ` (no mke2fs in ${flags['tools-root'].join(', ')}: no ext3/ext4)`}`);
     if (tree.liveimg) this.log(`liveimg: ${tree.liveimg}`);
   }
 }

@@ -7,7 +7,7 @@
 // mismatch leaves nothing behind). Leaves out ftp:// and nfs: (tsvirt cannot mount).
 import { open, readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import got, { type Response } from 'got';
+import type { Response } from 'got';
 import { TsvirtError } from '../../lib/errors.js';
 import { type Checksum, hashFile, parseChecksum } from './checksum.js';
 import { DownloadCache, defaultCacheDir } from './download-cache.js';
@@ -198,6 +198,8 @@ class GotFetcher implements Fetcher {
       if (cached.lastModified) headers['if-modified-since'] = cached.lastModified;
     }
 
+    // got is loaded on the first HTTP fetch: commands that read local files never pay for it.
+    const { default: got } = await import('got');
     const request = got.stream(url, {
       headers,
       retry: { limit: 0 },

@@ -1,7 +1,13 @@
 // Download progress: a bar with bytes, rate and ETA on a TTY (cli-progress), plain
 // lines otherwise (start, every 25 %, done) so logs and CI output stay readable.
 // The fetcher only talks to a ProgressSink; the CLI layer decides where it goes.
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressTypes from 'cli-progress';
+
+// cli-progress (CommonJS) is loaded when a bar is first drawn, so commands that never show
+// one do not pay for loading it at start-up.
+const requireCjs = createRequire(import.meta.url);
+const cliProgress = (): typeof cliProgressTypes => requireCjs('cli-progress') as typeof cliProgressTypes;
 
 export interface ProgressSink {
   start(label: string, totalBytes: number | undefined): void;
@@ -50,21 +56,22 @@ export function lineProgress(out: NodeJS.WritableStream): ProgressSink {
 
 /** A cli-progress bar (bytes, rate, ETA) for a TTY. */
 export function barProgress(out: NodeJS.WritableStream): ProgressSink {
-  let bar: cliProgress.SingleBar | undefined;
+  let bar: cliProgressTypes.SingleBar | undefined;
   let startedMs = 0;
   let label = '';
   return {
     start(l, total) {
       label = l;
       startedMs = Date.now();
-      bar = new cliProgress.SingleBar(
+      const { SingleBar, Presets } = cliProgress();
+      bar = new SingleBar(
         {
           stream: out,
           format: '{label} [{bar}] {percentage}% {got} {rate}/s ETA {eta_formatted}',
           hideCursor: true,
           clearOnComplete: false,
         },
-        cliProgress.Presets.shades_classic,
+        Presets.shades_classic,
       );
       bar.start(total ?? 0, 0, { label, got: formatBytes(0), rate: formatBytes(0) });
     },
