@@ -23,6 +23,7 @@ import { injectFiles } from './inject.js';
 import { renderInstallerFiles } from './installer-files.js';
 import { prepareKickstart, printKickstart } from './kickstart/index.js';
 import { resolveLocation, type Tree } from './location/index.js';
+import { TSVIRT_TREE_LEGACY_FILESYSTEMS } from './location/tsvirt-tree-format.js';
 import { PAYLOAD_SERIAL, writePayloadDisk } from './payload-disk.js';
 import { buildInstallPlan, type InstallPlan } from './plan/index.js';
 import { bzImageRelease } from './tree-build/kernel-version.js';
@@ -111,18 +112,18 @@ export async function prepareInstall(job: InstallJob, fetcher: Fetcher, progress
     memoryMiB: job.memoryMiB,
     defaultSource: tree.liveimg ? { kind: 'liveimg', url: tree.liveimg, noverifyssl: false } : undefined,
   });
-  if (plan.source.kind !== 'liveimg') {
-    // renderInstallerFiles says why; call it for the message.
-    renderInstallerFiles({ plan, kickstartText: '', kernelRelease, liveimgName: 'x.tar' });
-  }
-  const src = plan.source as Extract<InstallPlan['source'], { kind: 'liveimg' }>;
-  const liveimg = await fetcher.fetchFile(src.url, { checksum: src.checksum, label: `liveimg ${basename(src.url)}` });
+  // Everything the installer will be asked to do is checked here, before the liveimg is
+  // fetched and before any disk is created (renderInstallerFiles also says why a plan
+  // without a liveimg cannot be installed).
   const installerFiles = renderInstallerFiles({
     plan,
     kickstartText: printKickstart(ks.kickstart),
     kernelRelease,
-    liveimgName: basename(new URL(src.url, 'file:///').pathname),
+    liveimgName: plan.source.kind === 'liveimg' ? basename(new URL(plan.source.url, 'file:///').pathname) : '',
+    installerFilesystems: tree.installerFilesystems ?? TSVIRT_TREE_LEGACY_FILESYSTEMS,
   });
+  const src = plan.source as Extract<InstallPlan['source'], { kind: 'liveimg' }>;
+  const liveimg = await fetcher.fetchFile(src.url, { checksum: src.checksum, label: `liveimg ${basename(src.url)}` });
   const cmdline = [job.extraArgs, ...tree.kernelArgs].filter(Boolean).join(' ');
   return { tree, plan, kernelRelease, liveimgPath: liveimg.path, installerFiles, cmdline };
 }

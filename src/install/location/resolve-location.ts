@@ -13,6 +13,7 @@ import { type LocationSpec, parseLocationSpec, treeRelativePath } from './locati
 import type { Tree, TreeFamily } from './tree.js';
 import { openTreeSource, type TreeSource } from './tree-source.js';
 import { classifyTreeInfoFamily, parseTreeInfo, type TreeInfo } from './treeinfo.js';
+import { treeInstallerFilesystems } from './tsvirt-tree-format.js';
 
 export interface ResolveOptions {
   /** The guest architecture; tsvirt runs x86_64. */
@@ -27,6 +28,7 @@ interface Layout {
   kernel?: string;
   initrd?: string;
   liveimg?: string;
+  installerFilesystems?: readonly string[];
   checksums: ReadonlyMap<string, Checksum>;
 }
 
@@ -72,6 +74,7 @@ export async function resolveLocation(spec: LocationSpec | string, fetcher: Fetc
       source: { kind: source.kind, location: s.location },
       kernelArgs: distroKernelArgs(l.family, source.kind, s.location),
       liveimg: l.liveimg === undefined ? undefined : source.describe(l.liveimg),
+      installerFilesystems: l.installerFilesystems,
       notes,
     };
   } finally {
@@ -108,6 +111,7 @@ async function treeInfoLayout(source: TreeSource, arch: string): Promise<Layout 
       kernel: images?.kernel,
       initrd: images?.initrd,
       liveimg: family === 'tsvirt' ? images?.liveimg : undefined,
+      installerFilesystems: family === 'tsvirt' ? treeInstallerFilesystems(images) : undefined,
       checksums: info.checksums,
     };
   }

@@ -22,6 +22,8 @@ export interface Tree {
   readonly kernelArgs: readonly string[];
   /** tsvirt trees: the root filesystem image the installer copies (liveimg). */
   readonly liveimg?: string;
+  /** tsvirt trees: the file system types the tree's installer can make. */
+  readonly installerFilesystems?: readonly string[];
   /** Non-fatal observations (e.g. a directory tree with no network repo for the installer). */
   readonly notes: readonly string[];
 }

@@ -16,7 +16,12 @@ export interface BuildTreeInput {
   /** lib/modules (holding RELEASE/) or lib/modules/RELEASE itself. */
   modules: string;
   busybox: string;
-  e2fsprogs?: string;
+  /**
+   * Root file systems searched, in order, for mke2fs and the libraries it loads (ext3 and
+   * ext4 in the installer): the host's / or Debian packages unpacked with dpkg-deb -x.
+   * Empty: the installer makes ext2, swap and vfat only.
+   */
+  toolRoots?: readonly string[];
   /** A root file system tarball (.tar, .tar.gz, .tar.xz) the tree offers as its liveimg. */
   rootfs?: string;
   out: string;
@@ -29,6 +34,10 @@ export interface BuiltTree {
   modules: string[];
   liveimg?: string;
   treeinfo: string;
+  /** File system types the tree's installer can make. */
+  filesystems: string[];
+  /** Where the installer's mke2fs came from. */
+  mke2fsSource?: string;
 }
 
 const ROOTFS_NAMES: Array<[RegExp, string]> = [
@@ -71,7 +80,7 @@ export function buildTree(input: BuildTreeInput): BuiltTree {
   const out = resolve(input.out);
   if (existsSync(out) && !input.force) throw new TsvirtError(`${out} already exists`, 'choose another --out or pass --force to replace it');
 
-  const initramfs = buildInstallerInitramfs({ busybox: input.busybox, moduleDir, e2fsprogsDir: input.e2fsprogs });
+  const initramfs = buildInstallerInitramfs({ busybox: input.busybox, moduleDir, toolRoots: input.toolRoots });
   mkdirSync(dirname(out), { recursive: true });
   const staging = `${out}.tmp-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
@@ -87,11 +96,14 @@ export function buildTree(input: BuildTreeInput): BuiltTree {
       copyFileSync(input.rootfs, join(staging, liveimg));
       checksums[liveimg] = sha256(join(staging, liveimg));
     }
-    const treeinfo = renderTsvirtTreeInfo({ version: release, arch: 'x86_64', name: `tsvirt ${release}`, liveimg, checksums });
+    const treeinfo = renderTsvirtTreeInfo({ version: release, arch: 'x86_64', name: `tsvirt ${release}`, liveimg, checksums, installerFilesystems: initramfs.filesystems });
     writeFileSync(join(staging, '.treeinfo'), treeinfo);
     rmSync(out, { recursive: true, force: true });
     renameSync(staging, out);
-    return { dir: out, kernelRelease: release, modules: initramfs.modules.ordered.map((m) => m.name), liveimg, treeinfo };
+    return {
+      dir: out, kernelRelease: release, modules: initramfs.modules.ordered.map((m) => m.name), liveimg, treeinfo,
+      filesystems: initramfs.filesystems, mke2fsSource: initramfs.mke2fsSource,
+    };
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     throw err;

@@ -1,19 +1,27 @@
 // The installer initramfs of a tsvirt tree: busybox (with /bin/sh), the kernel modules
 // the installer and the installed system need (virtio, ext4 and their dependencies) with
-// a load-order list, the installer /init from templates/installer, and optionally a
-// directory of e2fsprogs (mke2fs for ext3/ext4) copied in as it is. The same image boots
-// the installed system (its /init switches to root=UUID when no plan was injected).
-import { readFileSync, readdirSync, statSync, lstatSync, readlinkSync } from 'node:fs';
-import { join, relative } from 'node:path';
+// a load-order list, the installer /init from templates/installer, and mke2fs (for ext3
+// and ext4) with the libraries it loads, taken from a root file system such as the host's
+// (installer-tools.ts). The same image boots the installed system (its /init switches to
+// root=UUID when no plan was injected). What the installer can make is recorded, so that
+// a kickstart asking for more fails before any disk is touched, not half way.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { TsvirtError } from '../../lib/errors.js';
 import { writeNewcArchive, type CpioEntry } from '../cpio-newc.js';
+import { collectTool } from './installer-tools.js';
 import { loadModuleFile, resolveModules, type ModuleClosure } from './kernel-modules.js';
 
 /** What the installer loads: the disk and NIC drivers and the root file system. */
 export const INSTALLER_MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net', 'ext4'];
-/** Loaded when the kernel has them: entropy, and crc32c for ext4 metadata checksums. */
-export const OPTIONAL_MODULES = ['virtio_rng', 'crc32c_generic'];
+/**
+ * Loaded when the kernel has them: entropy, crc32c for ext4 metadata checksums, and vfat
+ * with the code pages Debian's kernels mount it with (cp437, ascii; utf8 for iocharset=utf8).
+ */
+export const OPTIONAL_MODULES = ['virtio_rng', 'crc32c_generic', 'vfat', 'nls_cp437', 'nls_ascii', 'nls_utf8'];
+/** Where the installer's /init looks for mke2fs (templates/installer/init). */
+export const INSTALLER_MKE2FS = 'usr/sbin/mke2fs';
 
 const INIT_TEMPLATE = new URL('../../../templates/installer/init', import.meta.url);
 const SKELETON_DIRS = ['bin', 'sbin', 'dev', 'proc', 'sys', 'tmp', 'run', 'newroot', 'mnt', 'mnt/sysimage', 'etc', 'lib', 'lib/modules', 'tsvirt'];
@@ -22,13 +30,17 @@ export interface InstallerInitramfsInput {
   busybox: string;
   /** lib/modules/RELEASE of the tree's kernel. */
   moduleDir: string;
-  /** A directory whose contents are copied to the initramfs root (e.g. usr/sbin/mke2fs + libs). */
-  e2fsprogsDir?: string;
+  /** Root file systems searched for mke2fs and its libraries, in order (e.g. ['/']). */
+  toolRoots?: readonly string[];
 }
 
 export interface InstallerInitramfs {
   cpioGz: Uint8Array;
   modules: ModuleClosure;
+  /** File system types the installer can make (kickstart --fstype names; swap included). */
+  filesystems: string[];
+  /** Where mke2fs came from on the host, when the installer has it. */
+  mke2fsSource?: string;
 }
 
 function isStaticElf(bytes: Uint8Array): boolean {
@@ -46,22 +58,9 @@ function isStaticElf(bytes: Uint8Array): boolean {
   return true;
 }
 
-function copyTree(root: string): CpioEntry[] {
-  const out: CpioEntry[] = [];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = join(dir, name);
-      const rel = relative(root, p);
-      const st = lstatSync(p);
-      if (st.isSymbolicLink()) out.push({ path: rel, type: 'symlink', target: readlinkSync(p) });
-      else if (st.isDirectory()) {
-        out.push({ path: rel, type: 'directory', mode: st.mode & 0o7777 });
-        walk(p);
-      } else if (st.isFile()) out.push({ path: rel, type: 'file', mode: st.mode & 0o7777, data: readFileSync(p) });
-    }
-  };
-  walk(root);
-  return out;
+/** Whether a busybox binary has an applet (its applet names are stored NUL-separated). */
+function hasApplet(busybox: Uint8Array, applet: string): boolean {
+  return Buffer.from(busybox.buffer, busybox.byteOffset, busybox.byteLength).includes(`\0${applet}\0`, 0, 'latin1');
 }
 
 export function buildInstallerInitramfs(input: InstallerInitramfsInput): InstallerInitramfs {
@@ -92,12 +91,28 @@ export function buildInstallerInitramfs(input: InstallerInitramfsInput): Install
     entries.push({ path: `lib/modules/${m.path.replace(/\.gz$/, '')}`, type: 'file', data: loadModuleFile(join(input.moduleDir, m.path)) });
   }
   entries.push({ path: 'lib/modules/load-order', type: 'file', data: Buffer.from(modules.ordered.map((m) => m.path.replace(/\.gz$/, '')).join('\n') + '\n') });
-  if (input.e2fsprogsDir) {
-    if (!statSync(input.e2fsprogsDir, { throwIfNoEntry: false })?.isDirectory()) {
-      throw new TsvirtError(`--e2fsprogs ${input.e2fsprogsDir} is not a directory`);
-    }
+  // busybox makes ext2 (mke2fs), swap (mkswap) and FAT (mkdosfs); ext3/ext4 need e2fsprogs.
+  const filesystems = ['ext2', 'swap'];
+  const hasModule = (name: string): boolean => modules.ordered.some((m) => m.name === name) || modules.builtin.includes(name);
+  if (hasApplet(busybox, 'mkdosfs') && hasModule('vfat')) filesystems.push('vfat');
+  const mke2fs = collectTool('mke2fs', INSTALLER_MKE2FS, input.toolRoots ?? []);
+  if (mke2fs) {
     const known = new Set(entries.map((e) => e.path));
-    for (const e of copyTree(input.e2fsprogsDir)) if (!(e.type === 'directory' && known.has(e.path))) entries.push(e);
+    for (const f of mke2fs.files) {
+      const parts = dirname(f.path).split('/');
+      for (let i = 1; i <= parts.length; i++) {
+        const d = parts.slice(0, i).join('/');
+        if (d !== '.' && !known.has(d)) {
+          known.add(d);
+          entries.push({ path: d, type: 'directory' });
+        }
+      }
+      if (!known.has(f.path)) {
+        known.add(f.path);
+        entries.push(f);
+      }
+    }
+    filesystems.push('ext3', 'ext4');
   }
-  return { cpioGz: gzipSync(writeNewcArchive(entries), { level: 6 }), modules };
+  return { cpioGz: gzipSync(writeNewcArchive(entries), { level: 6 }), modules, filesystems, mke2fsSource: mke2fs?.source };
 }

@@ -32,7 +32,8 @@ export async function serveInstallTree(): Promise<ServedTree> {
   const work = mkdtempSync(join(tmpdir(), 'tsvirt-e2e-'));
   const www = join(work, 'www');
   mkdirSync(www);
-  buildTree({ kernel: fixture('KERNEL_AMD64'), modules: fixture('MODULES_AMD64'), busybox: busyboxAmd64(), out: join(www, 'tree') });
+  // mke2fs (and its libraries) from the host's e2fsprogs, so the kickstart's ext4 is ext4.
+  buildTree({ kernel: fixture('KERNEL_AMD64'), modules: fixture('MODULES_AMD64'), busybox: busyboxAmd64(), out: join(www, 'tree'), toolRoots: ['/'] });
   await writeBusyboxRootfs(busyboxAmd64(), join(www, 'rootfs.tar.gz'));
   const rootfsSha = createHash('sha256').update(readFileSync(join(www, 'rootfs.tar.gz'))).digest('hex');
   const server = await serveDirectory(www);
@@ -137,6 +138,8 @@ export function expectInstalledAndBooted(t: ServedTree, name: string, outcome: I
   const rootImg = join(t.work, `${name}-root.img`);
   execFileSync('dd', [`if=${raw}`, `of=${rootImg}`, 'bs=1M', `skip=${root.startBytes / 2 ** 20}`, `count=${root.sizeBytes / 2 ** 20}`, 'status=none']);
   execFileSync('e2fsck', ['-fn', rootImg]);
+  // The kickstart asked for ext4 on /, and that is what the installer made.
+  expect(execFileSync('blkid', ['-o', 'value', '-s', 'TYPE', rootImg], { encoding: 'utf8' }).trim()).toBe('ext4');
   const debugfsCat = (file: string) => execFileSync('debugfs', ['-R', `cat ${file}`, rootImg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   expect(debugfsCat('/root/marker')).toBe('tsvirt-post-marker\n');
   expect(debugfsCat('/etc/hostname')).toBe('e2e\n');

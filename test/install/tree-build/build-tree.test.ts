@@ -42,6 +42,30 @@ describe('tsvirt tree build', () => {
     }
     const order = execFileSync('sh', ['-c', `cd '${work}' && gzip -dc '${tree.initrd}' | cpio -i --to-stdout lib/modules/load-order 2>/dev/null`], { encoding: 'utf8' }).trim().split('\n');
     expect(order.indexOf('kernel/fs/jbd2/jbd2.ko')).toBeLessThan(order.indexOf('kernel/fs/ext4/ext4.ko'));
+    expect(order).toContain('kernel/fs/fat/vfat.ko');
+    // By default mke2fs comes from the host (--tools-root /) with its interpreter and libraries,
+    // so the installer makes the ext4 a kickstart asks for.
+    expect(r.stdout).toMatch(/^installer file systems: ext2 swap vfat ext3 ext4 \(mke2fs from \S*\/mke2fs\)$/m);
+    expect(tree.installerFilesystems).toEqual(['ext2', 'swap', 'vfat', 'ext3', 'ext4']);
+    for (const p of ['usr/sbin/mke2fs', 'lib64/ld-linux-x86-64.so.2', 'lib/x86_64-linux-gnu/libc.so.6', 'lib/x86_64-linux-gnu/libext2fs.so.2', 'lib/x86_64-linux-gnu/libe2p.so.2']) {
+      expect(listing, p).toContain(p);
+    }
+    // The copied mke2fs runs with the copied loader and libraries alone, like in the guest.
+    const unpacked = join(work, 'unpacked');
+    execFileSync('sh', ['-c', `mkdir -p '${unpacked}' && cd '${unpacked}' && gzip -dc '${tree.initrd}' | cpio -id 2>/dev/null`]);
+    const version = spawnSync(join(unpacked, 'lib64/ld-linux-x86-64.so.2'), ['--library-path', join(unpacked, 'lib/x86_64-linux-gnu'), '--inhibit-cache', join(unpacked, 'usr/sbin/mke2fs'), '-V'], { encoding: 'utf8' });
+    expect(version.stderr).toMatch(/^mke2fs \d+\.\d+/);
+  });
+
+  it('without mke2fs, the tree says so and records that its installer makes no ext3/ext4', async () => {
+    const out = join(work, 'tree-no-mke2fs');
+    const empty = join(work, 'empty-root');
+    execFileSync('mkdir', ['-p', empty]);
+    const r = tsvirt(['tree', 'build', '--kernel', fixture('KERNEL_AMD64'), '--modules', fixture('MODULES_AMD64'), '--busybox', busybox, '--tools-root', empty, '--out', out]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^installer file systems: ext2 swap vfat \(no mke2fs in .*empty-root: no ext3\/ext4\)$/m);
+    const tree = await resolveLocation(out, createFetcher({ cacheDir: join(work, 'cache') }));
+    expect(tree.installerFilesystems).toEqual(['ext2', 'swap', 'vfat']);
   });
 
   it('refuses bad input clearly and leaves nothing behind', () => {
