@@ -87,12 +87,13 @@ function scriptedLogin(): { stdin: PassThrough; stdout: Writable; forward: (to: 
 }
 
 export async function runDemo(opts: DemoOptions): Promise<void> {
+  // Before anything is fetched or created: a missing tool is one ERROR naming its package.
+  ensurePrerequisites();
   const cache = opts.cacheDir ?? join(envPaths('tsvirt', { suffix: '' }).cache, 'demo');
   mkdirSync(cache, { recursive: true });
   const t0 = Date.now();
   const step = (s: string): void => opts.log(`[demo ${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
 
-  ensurePrerequisites();
   step("fetching Debian's linux-image-amd64 and busybox-static");
   const pkgs = debianPackages(cache);
   const www = join(cache, 'www');
