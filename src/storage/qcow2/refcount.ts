@@ -34,6 +34,13 @@ export class Refcounts {
   tableClusters: number;
   /** Lowest cluster index that may be free. */
   private freeHint = 0;
+  /**
+   * Ranges [start, end) claimed by allocations still setting their counts. Setting a count
+   * can create refcount blocks and grow the table, which frees the old table's clusters and
+   * so lowers the free hint below a claimed range: without this, a refcount block could be
+   * placed inside a range whose counts are not set yet, and two owners would share it.
+   */
+  private readonly claimed: Array<[number, number]> = [];
   private deferTableWrites = false;
 
   constructor(
@@ -106,7 +113,11 @@ export class Refcounts {
     let start = this.freeHint;
     let firstFree = -1;
     for (let i = 0; i < count; i++) {
-      if (this.get(start + i) !== 0) {
+      const claim = this.claimed.find(([a, b]) => start + i >= a && start + i < b);
+      if (claim) {
+        start = claim[1];
+        i = -1;
+      } else if (this.get(start + i) !== 0) {
         start = start + i + 1;
         i = -1;
       } else if (firstFree < 0) {
@@ -121,9 +132,15 @@ export class Refcounts {
     const { start, firstFree } = this.findFree(count);
     if ((start + count) * this.clusterSize > Number.MAX_SAFE_INTEGER) throw new TsvirtError(`${this.path}: image file would grow beyond the supported size`, 'use a larger cluster size or a smaller image');
     // Claim the range before setting counts, so refcount blocks created while setting
-    // them are placed after it.
+    // them are placed outside it.
     this.freeHint = start + count;
-    for (let i = 0; i < count; i++) this.set(start + i, 1);
+    const claim: [number, number] = [start, start + count];
+    this.claimed.push(claim);
+    try {
+      for (let i = 0; i < count; i++) this.set(start + i, 1);
+    } finally {
+      this.claimed.splice(this.claimed.indexOf(claim), 1);
+    }
     if (firstFree < start && firstFree < this.freeHint) this.freeHint = firstFree;
     return start * this.clusterSize;
   }
@@ -140,7 +157,13 @@ export class Refcounts {
       // The new block describes its own cluster.
       this.writeEntry(buf, c % this.entriesPerBlock, 1);
     } else {
-      this.set(c, 1);
+      const claim: [number, number] = [c, c + 1];
+      this.claimed.push(claim);
+      try {
+        this.set(c, 1);
+      } finally {
+        this.claimed.splice(this.claimed.indexOf(claim), 1);
+      }
       // The count for the block's cluster must be in the file before anything points at it.
       this.cache.flush();
       this.file.sync();
