@@ -6,7 +6,7 @@
 // `content` files, Mageia and libosinfo media matching.
 import { TsvirtError } from '../../lib/errors.js';
 import type { Checksum } from '../fetch/checksum.js';
-import type { Fetcher } from '../fetch/fetcher.js';
+import { FetchNotFoundError, type Fetcher } from '../fetch/fetcher.js';
 import { DEBIAN_PROBED_FILES, detectDebianLayout } from './debian-layout.js';
 import { distroKernelArgs, needsNetworkRepo } from './kernel-args.js';
 import { type LocationSpec, parseLocationSpec, treeRelativePath } from './location-spec.js';
@@ -86,7 +86,9 @@ async function materialize(source: TreeSource, path: string, checksum: Checksum 
   try {
     return await source.materialize(path, checksum);
   } catch (err) {
-    if (err instanceof TsvirtError && /no such file|404|no file/.test(err.message)) {
+    // Only a resource that does not exist is reported as missing from the tree; size limits,
+    // checksums and timeouts keep their own message.
+    if (err instanceof FetchNotFoundError) {
       throw new TsvirtError(`the install tree has no ${path} (${source.describe(path)})`, 'check the location and the kernel=/initrd= paths');
     }
     throw err;

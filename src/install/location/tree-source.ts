@@ -7,7 +7,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TsvirtError } from '../../lib/errors.js';
 import type { Checksum } from '../fetch/checksum.js';
-import { classifySource, type Fetcher } from '../fetch/fetcher.js';
+import { classifySource, FetchNotFoundError, type Fetcher } from '../fetch/fetcher.js';
 import { Iso9660Image } from '../iso9660/iso9660-image.js';
 import { treeRelativePath } from './location-spec.js';
 import type { TreeSourceKind } from './tree.js';
@@ -110,6 +110,8 @@ class IsoTreeSource implements TreeSource {
 
   async materialize(path: string, checksum?: Checksum): Promise<string> {
     const rel = treeRelativePath(path);
+    const entry = await this.image.lookup(rel);
+    if (!entry || entry.isDirectory) throw new FetchNotFoundError(this.describe(rel), entry ? 'a directory, not a file' : 'no such file in the image');
     await mkdir(this.extractDir, { recursive: true });
     const out = join(this.extractDir, rel.replaceAll('/', '__'));
     const hash = checksum ? createHash(checksum.algorithm) : undefined;

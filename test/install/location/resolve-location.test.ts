@@ -81,6 +81,18 @@ describe('resolveLocation', () => {
     expect(err.message).toMatch(/sha256 checksum mismatch for .*images\/pxeboot\/vmlinuz/);
   });
 
+  it('says a file is missing only when it is: the error comes from the error, not from its text', async () => {
+    // A location whose name contains "404" and "no such file" must not turn a checksum
+    // mismatch into "the install tree has no ..." (issue 15).
+    const root = join(work, 'mirror-404 no such file');
+    writeFedoraTree(root, { badChecksum: true });
+    const err = await failure(resolveLocation(root, fetcher));
+    expect(err.message).toMatch(/^sha256 checksum mismatch for .*images\/pxeboot\/vmlinuz/);
+    rmSync(join(root, 'images/pxeboot/vmlinuz'));
+    const missing = await failure(resolveLocation(root, fetcher));
+    expect(missing.message).toBe('the install tree has no images/pxeboot/vmlinuz (' + join(root, 'images/pxeboot/vmlinuz') + ')');
+  });
+
   it('finds a Debian netboot tree under main/installer-amd64', async () => {
     const url = `${server.url}/debian/dists/bookworm/main/installer-amd64/`;
     const tree = await resolveLocation(url, fetcher);
