@@ -6,6 +6,7 @@ import { describeError } from '../../../../src/lib/errors.js';
 import { KvmVm, type KvmVmOptions } from '../../../../src/vm/accel/kvm/kvm-vm.js';
 import { longModeProgram, prepare, protectedModeProgram, realModeProgram } from '../support/guest-programs.js';
 import { programBus, runOnKvm } from '../support/harness.js';
+import { NOBODY, setprivPath, whyNotAsNobody } from '../../../support/as-nobody.js';
 
 // This workplace's /dev/kvm emulates guests in software: fine for these small programs.
 const haveKvm = existsSync('/dev/kvm');
@@ -87,12 +88,14 @@ describe('KVM errors name the cause and the fix', () => {
     expect(createError({ memoryBytes: 1 << 20, machineType: 0xff })).toMatch(/^KVM_CREATE_VM failed: Invalid argument.*; .*--virt-type qemu/);
   });
 
-  it.runIf(haveKvm && process.getuid?.() === 0)('permission denied for an unprivileged user', () => {
+  it.runIf(haveKvm)('permission denied for an unprivileged user', (ctx) => {
+    const why = whyNotAsNobody();
+    if (why) ctx.skip(why);
     // /dev/kvm here is root-only (0600); run the built module as nobody.
     const dist = fileURLToPath(new URL('../../../../dist/vm/accel/kvm/kvm-vm.js', import.meta.url));
     const script = `import { KvmVm } from ${JSON.stringify(dist)};
       try { KvmVm.create({ memoryBytes: 1 << 20 }); console.log('opened'); } catch (e) { console.log(e.message + '; ' + e.hint); }`;
-    const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], {
+    const out = execFileSync(setprivPath(), [...NOBODY, process.execPath, '--input-type=module', '-e', script], {
       encoding: 'utf8',
     });
     expect(out).toMatch(/KVM is not permitted: cannot open \/dev\/kvm \(permission denied\); add your user to the group .*--virt-type qemu/);
