@@ -6,6 +6,7 @@
 // so --help, --print-xml and option errors answer at once.
 import { BaseCommand } from '../cli/base-command.js';
 import { processPlanEnv, runInstallFrontEnd } from '../domain/index.js';
+import { abortOnInterrupt } from '../lib/interrupts.js';
 
 export default class Install extends BaseCommand {
   static override summary = 'Create a virtual machine from install media (virt-install options; see tsvirt-install --help).';
@@ -34,9 +35,7 @@ export default class Install extends BaseCommand {
       import('../install/run-domain.js'), import('../install/fetch/index.js'), import('../lifecycle/state-paths.js'),
     ]);
     const controller = new AbortController();
-    const stop = (): void => controller.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const release = abortOnInterrupt(controller);
     try {
       await runDomain(out.plan, {
         fetcher: createFetcher(),
@@ -46,8 +45,7 @@ export default class Install extends BaseCommand {
         progress: quiet ? undefined : (line) => process.stderr.write(`tsvirt-install: ${line}\n`),
       });
     } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      release();
     }
   }
 }

@@ -1,9 +1,10 @@
 // Entry of `npm run demo` (node dist/demo/main.js): errors as one ERROR line, like the CLI.
 import { describeError } from '../lib/errors.js';
+import { abortOnInterrupt } from '../lib/interrupts.js';
 import { runDemo } from './run-demo.js';
 
 const controller = new AbortController();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => controller.abort());
+abortOnInterrupt(controller);
 try {
   await runDemo({
     interactive: process.stdin.isTTY === true,
