@@ -18,10 +18,11 @@ import { provisionDisks, type ProvisionedDisks } from '../storage/provision.js';
 import { findDiskBoot } from '../vm/boot/installed-disk.js';
 import type { ConsoleIo, MachineResult } from '../vm/machine/index.js';
 import type { Fetcher } from './fetch/index.js';
+import { isRemoteSource, originOf, resolveNamedSource } from './fetch/source-trust.js';
 import { runOnVmCore, checkEmulatable, type GuestDisk, type GuestNic, type GuestRunner, type GuestSpec } from './guest-machine.js';
 import { injectFiles } from './inject.js';
 import { renderInstallerFiles } from './installer-files.js';
-import { prepareKickstart, printKickstart } from './kickstart/index.js';
+import { lastCommand, prepareKickstart, printKickstart } from './kickstart/index.js';
 import { resolveLocation, type Tree } from './location/index.js';
 import { TSVIRT_TREE_LEGACY_FILESYSTEMS } from './location/tsvirt-tree-format.js';
 import { PAYLOAD_SERIAL, writePayloadDisk } from './payload-disk.js';
@@ -123,7 +124,13 @@ export async function prepareInstall(job: InstallJob, fetcher: Fetcher, progress
     installerFilesystems: tree.installerFilesystems ?? TSVIRT_TREE_LEGACY_FILESYSTEMS,
   });
   const src = plan.source as Extract<InstallPlan['source'], { kind: 'liveimg' }>;
-  const liveimg = await fetcher.fetchFile(src.url, { checksum: src.checksum, label: `liveimg ${basename(src.url)}` });
+  // A liveimg the kickstart names is fetched under the trust rule of source-trust.ts: from
+  // a kickstart fetched over http(s), only its own server or the tree's (--location).
+  const liveimgCommand = lastCommand(ks.kickstart, 'liveimg');
+  const liveimgUrl = liveimgCommand
+    ? resolveNamedSource({ source: liveimgCommand.at.file, trustedOrigins: isRemoteSource(job.location.location) ? [originOf(job.location.location)] : [] }, src.url)
+    : src.url;
+  const liveimg = await fetcher.fetchFile(liveimgUrl, { checksum: src.checksum, label: `liveimg ${basename(src.url)}` });
   const cmdline = [job.extraArgs, ...tree.kernelArgs].filter(Boolean).join(' ');
   return { tree, plan, kernelRelease, liveimgPath: liveimg.path, installerFiles, cmdline };
 }

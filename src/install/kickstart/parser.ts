@@ -7,8 +7,9 @@
 // than MAX_INCLUDE_DEPTH are errors). A command line ending in a backslash continues on
 // the next line. Option semantics come from command-table.ts; cross-command rules live
 // in validate.ts.
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { classifySource, FetchNotFoundError, type Fetcher } from '../fetch/fetcher.js';
+import { resolveNamedSource } from '../fetch/source-trust.js';
 import { type CompiledCommand, lookupCommand, type OptionSpec } from './command-table.js';
 import type { Kickstart, KsAddon, KsCommand, KsLocation, KsOptionValue, KsPackages, KsProblem, KsScript, KsScriptKind } from './model.js';
 import { ShellSplitError, shellSplit } from './shell-split.js';
@@ -162,7 +163,13 @@ class KickstartParser {
       this.error(at, `${kind} takes exactly one path or URL`);
       return;
     }
-    const target = resolveInclude(args[0], at.file);
+    let target: string;
+    try {
+      target = resolveInclude(args[0], at.file);
+    } catch (err) {
+      this.error(at, `${kind} ${args[0]}: ${(err as Error).message}`);
+      return;
+    }
     if (!this.fetcher) {
       this.error(at, `cannot read ${kind} ${args[0]}: no fetcher`);
       return;
@@ -387,9 +394,7 @@ function parseOptionValue(o: OptionSpec, v: string): KsOptionValue | { error: st
   }
 }
 
+/** What %include/%ksappend name, resolved under the trust rule of source-trust.ts. */
 function resolveInclude(target: string, from: string): string {
-  if (/^[a-zA-Z][a-zA-Z0-9+.-]+:/.test(target)) return target;
-  const parent = classifySource(from);
-  if (parent.kind === 'http') return new URL(target, parent.url).toString();
-  return isAbsolute(target) ? target : resolve(dirname(parent.path), target);
+  return resolveNamedSource({ source: from }, target);
 }

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { TsvirtError } from '../../lib/errors.js';
 import type { Checksum } from '../fetch/checksum.js';
 import { classifySource, FetchNotFoundError, type Fetcher } from '../fetch/fetcher.js';
+import { resolveNamedSource } from '../fetch/source-trust.js';
 import { Iso9660Image } from '../iso9660/iso9660-image.js';
 import { treeRelativePath } from './location-spec.js';
 import type { TreeSourceKind } from './tree.js';
@@ -71,7 +72,8 @@ class UrlTreeSource implements TreeSource {
   }
 
   private url(path: string): string {
-    return new URL(treeRelativePath(path), this.base).toString();
+    // A name from the tree's own .treeinfo or layout: confined to the tree (source-trust.ts).
+    return resolveNamedSource({ source: this.base }, treeRelativePath(path), { within: this.base });
   }
 
   async readSmall(path: string): Promise<string | null> {
