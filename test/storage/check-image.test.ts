@@ -88,6 +88,22 @@ describe('checkImage agrees with qemu-img check', () => {
     expect(qemuCheck(path).status).toBe(0);
   });
 
+  it('reserved bits set in an L2 or L1 entry are corruptions, as qemu-img reports them (issue 15)', () => {
+    for (const [where, bit] of [['l2', 1n], ['l2', 8n], ['l2', 56n], ['l2', 61n], ['l1', 0n], ['l1', 60n]] as const) {
+      const { path } = image();
+      const l1 = Number(readFileRange(path, 40, 8).readBigUInt64BE());
+      const l1e = readFileRange(path, l1, 8).readBigUInt64BE();
+      if (where === 'l1') patch(path, l1, be64(l1e | (1n << bit)));
+      else {
+        const l2 = Number(l1e & 0x00fffffffffffe00n);
+        patch(path, l2, be64(readFileRange(path, l2, 8).readBigUInt64BE() | (1n << bit)));
+      }
+      const t = agree(path);
+      expect(t.corruptions, `${where} bit ${bit}`).toBeGreaterThanOrEqual(1);
+      expect(t.messages.join('\n')).toMatch(new RegExp(`${where === 'l1' ? 'L1 entry 0' : 'L2 entry l1_index=0 l2_index=0'} has reserved bits set`));
+    }
+  });
+
   it('an image QEMU left dirty (lazy refcounts, crash) gets its refcounts rebuilt on a writable open', () => {
     const path = tmp.file('lazy.qcow2');
     qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096,lazy_refcounts=on', path, '16M');

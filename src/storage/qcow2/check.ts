@@ -34,6 +34,17 @@ export interface Qcow2CheckResult {
 
 interface CopiedFix { tableOffset: number; index: number; wantCopied: boolean }
 
+// Reserved bits of L1 entries (0-8, 56-62) and of standard L2 cluster descriptors (1-8,
+// 56-61), as the high and low 32-bit halves of the big-endian entry.
+const L1E_RESERVED_HI = 0x7f000000;
+const L1E_RESERVED_LO = 0x000001ff;
+const L2E_STD_RESERVED_HI = 0x3f000000;
+const L2E_STD_RESERVED_LO = 0x000001fe;
+
+function hex64(hi: number, lo: number): string {
+  return `${(hi >>> 0).toString(16)}${(lo >>> 0).toString(16).padStart(8, '0')}`;
+}
+
 export function checkQcow2(path: string, opts: { repair?: RepairMode; forceShare?: boolean } = {}): Qcow2CheckResult {
   const first = runCheck(path, opts.repair, opts.forceShare ?? false);
   if (!opts.repair || (first.leaksFixed === 0 && first.corruptionsFixed === 0)) return first;
@@ -102,6 +113,8 @@ function runCheck(path: string, repair: RepairMode | undefined, forceShare: bool
       const hi = l1.readUInt32BE(i * 8);
       const lo = l1.readUInt32BE(i * 8 + 4);
       const l2Off = entryOffset(hi, lo);
+      // qcow2.txt "L1 table entry": bits 0-8 and 56-62 are reserved and must be zero.
+      if ((hi & L1E_RESERVED_HI) !== 0 || (lo & L1E_RESERVED_LO) !== 0) error(`L1 entry ${i} has reserved bits set (0x${hex64(hi, lo)})`);
       if (l2Off === 0) continue;
       if (l2Off % cs !== 0) {
         error(`L2 table of L1 entry ${i} has unaligned offset ${l2Off}`);
@@ -119,6 +132,10 @@ function runCheck(path: string, repair: RepairMode | undefined, forceShare: bool
         const eh = l2.readUInt32BE(j * 8);
         const el = l2.readUInt32BE(j * 8 + 4);
         const kind = classify(eh, el, h.version);
+        // qcow2.txt "Standard Cluster Descriptor": bits 1-8 and 56-61 are reserved.
+        if (kind !== ClusterKind.Compressed && ((eh & L2E_STD_RESERVED_HI) !== 0 || (el & L2E_STD_RESERVED_LO) !== 0)) {
+          error(`L2 entry l1_index=${i} l2_index=${j} has reserved bits set (0x${hex64(eh, el)})`);
+        }
         if (kind === ClusterKind.Compressed) {
           r.allocatedClusters++;
           r.compressedClusters++;
