@@ -15,20 +15,7 @@ export class ImageFile {
   }
 
   static open(path: string, readOnly: boolean): ImageFile {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, readOnly ? 'r' : 'r+');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new TsvirtError(`image ${path} does not exist`, 'check the path', { cause: err });
-      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-        throw new TsvirtError(`cannot open image ${path} ${readOnly ? 'for reading' : 'for writing'} (${code})`,
-          readOnly ? 'check the file permissions' : 'check the file permissions or open it read-only', { cause: err });
-      }
-      if (code === 'EISDIR') throw new TsvirtError(`${path} is a directory, not an image`, 'give the path of an image file');
-      throw err;
-    }
-    return new ImageFile(path, fd, readOnly);
+    return new ImageFile(path, openImageFd(path, readOnly), readOnly);
   }
 
   /** Reads buf.length bytes at offset; the part past EOF reads as zeros. */
@@ -69,4 +56,32 @@ export class ImageFile {
     this.closed = true;
     fs.closeSync(this.fd);
   }
+}
+
+/**
+ * Opens an image file (or a block device) for positional I/O. The name may come from a
+ * hostile image header (a backing file): O_NONBLOCK keeps a FIFO from blocking the open
+ * until a writer appears, and anything but a regular file or a block device is refused.
+ */
+export function openImageFd(path: string, readOnly: boolean): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, (readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR) | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new TsvirtError(`image ${path} does not exist`, 'check the path', { cause: err });
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new TsvirtError(`cannot open image ${path} ${readOnly ? 'for reading' : 'for writing'} (${code})`,
+        readOnly ? 'check the file permissions' : 'check the file permissions or open it read-only', { cause: err });
+    }
+    if (code === 'EISDIR') throw new TsvirtError(`${path} is a directory, not an image`, 'give the path of an image file');
+    throw err;
+  }
+  const st = fs.fstatSync(fd);
+  if (!st.isFile() && !st.isBlockDevice()) {
+    fs.closeSync(fd);
+    const kind = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : 'not a regular file';
+    throw new TsvirtError(`${path} is ${kind}, not an image file`, 'give the path of a regular file or a block device');
+  }
+  return fd;
 }

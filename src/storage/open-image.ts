@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { TsvirtError } from '../lib/errors.js';
 import type { BlockDevice } from './block-device.js';
+import { openImageFd } from './image-file.js';
 import { checkBackingFormat, checkChain, fileIdentity, resolveBackingPath } from './qcow2/backing.js';
 import { QCOW_MAGIC } from './qcow2/header.js';
 import { Qcow2Image } from './qcow2/qcow2-image.js';
@@ -23,14 +24,7 @@ export interface OpenImageOptions {
 
 /** Reads the first bytes and says which format the file is. */
 export function probeFormat(path: string): ImageFormat {
-  let fd: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new TsvirtError(`image ${path} does not exist`, 'check the path', { cause: err });
-    throw new TsvirtError(`cannot open image ${path} (${code ?? (err as Error).message})`, 'check the path and permissions', { cause: err });
-  }
+  const fd = openImageFd(path, true);
   try {
     const b = Buffer.alloc(4);
     const n = fs.readSync(fd, b, 0, 4, 0);

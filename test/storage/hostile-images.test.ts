@@ -1,5 +1,6 @@
 // Hostile images: each damaged field is a clear TsvirtError (no hang, no crash, no read
 // outside the file), on open, on read, or on write.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TsvirtError } from '../../src/lib/errors.js';
@@ -179,6 +180,17 @@ describe('hostile qcow2 images', () => {
     const v = tmp.file('vmdk-backed.qcow2');
     qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', 'x.vmdk', '-F', 'vmdk', v, '1M');
     expectError(() => openAndRead(v), /backing file format 'vmdk' is not supported/);
+  });
+
+  it('a backing file that is a FIFO or a character device is refused at once, not waited on (issue 15)', () => {
+    const fifo = tmp.file(`fifo${n++}`);
+    execFileSync('mkfifo', [fifo]);
+    for (const backing of [fifo, '/dev/zero']) {
+      const path = tmp.file(`over${n++}.qcow2`);
+      qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', backing, '-F', 'raw', path, '16M');
+      expectError(() => openAndRead(path), backing === fifo ? /is a FIFO, not an image file/ : /\/dev\/zero is a character device, not an image file/);
+    }
+    expectError(() => openImage(fifo, { readOnly: true }), /is a FIFO, not an image file/);
   });
 
   it('check reports hostile pointers as corruption or refuses clearly, never hangs', () => {
