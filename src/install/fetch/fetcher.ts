@@ -20,6 +20,8 @@ export interface FetchOptions {
   readonly maxBytes?: number;
   /** What the progress output calls this download. */
   readonly label?: string;
+  /** The whole fetch, retries included, must end within this (default: none for files, 60 s for small resources). */
+  readonly deadlineMs?: number;
 }
 
 export interface FetchedFile {
@@ -52,6 +54,12 @@ export interface FetcherOptions {
   readonly maxRedirects?: number;
   /** Size limit for fetchFile when the caller gives none. */
   readonly defaultMaxBytes?: number;
+  /**
+   * A body arriving slower than this many bytes per second, measured over each window of
+   * `timeoutMs`, is abandoned (curl's --speed-limit/--speed-time): a server trickling a
+   * byte at a time can otherwise keep every per-read timeout happy for ever.
+   */
+  readonly minBytesPerSecond?: number;
   readonly progress?: ProgressSink;
 }
 
@@ -66,6 +74,9 @@ export class FetchNotFoundError extends TsvirtError {
 class RetryableError extends Error {}
 
 const SMALL_RESOURCE_LIMIT_BYTES = 16 * 1024 * 1024;
+/** Overall deadline for small resources (kickstarts, .treeinfo, layout probes). */
+const SMALL_RESOURCE_DEADLINE_MS = 60_000;
+const DEFAULT_MIN_BYTES_PER_SECOND = 1024;
 const DEFAULT_LIMIT_BYTES = 8 * 1024 * 1024 * 1024;
 const RETRYABLE_CODES = new Set([
   'ECONNRESET', 'ETIMEDOUT', 'ECONNREFUSED', 'EPIPE', 'EAI_AGAIN', 'ENETUNREACH',
@@ -114,6 +125,7 @@ class GotFetcher implements Fetcher {
   private readonly timeoutMs: number;
   private readonly maxRedirects: number;
   private readonly defaultMaxBytes: number;
+  private readonly minBytesPerSecond: number;
   private readonly progress: ProgressSink;
 
   constructor(o: FetcherOptions) {
@@ -124,6 +136,7 @@ class GotFetcher implements Fetcher {
     this.timeoutMs = o.timeoutMs ?? 30_000;
     this.maxRedirects = o.maxRedirects ?? 5;
     this.defaultMaxBytes = o.defaultMaxBytes ?? DEFAULT_LIMIT_BYTES;
+    this.minBytesPerSecond = o.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
     this.progress = o.progress ?? silentProgress;
   }
 
@@ -132,11 +145,11 @@ class GotFetcher implements Fetcher {
     const checksum = opts.checksum === undefined ? undefined : typeof opts.checksum === 'string' ? parseChecksum(opts.checksum) : opts.checksum;
     const maxBytes = opts.maxBytes ?? this.defaultMaxBytes;
     if (src.kind === 'file') return this.localFile(source, src.path, maxBytes, checksum);
-    return this.httpFile(src.url, maxBytes, checksum, opts.label ?? src.url);
+    return this.httpFile(src.url, maxBytes, checksum, opts.label ?? src.url, opts.deadlineMs);
   }
 
   async fetchBytes(source: string, opts: FetchOptions = {}): Promise<Uint8Array> {
-    const limited = { ...opts, maxBytes: opts.maxBytes ?? SMALL_RESOURCE_LIMIT_BYTES };
+    const limited = { ...opts, maxBytes: opts.maxBytes ?? SMALL_RESOURCE_LIMIT_BYTES, deadlineMs: opts.deadlineMs ?? SMALL_RESOURCE_DEADLINE_MS };
     const file = await this.fetchFile(source, limited);
     return new Uint8Array(await readFile(file.path));
   }
@@ -164,17 +177,22 @@ class GotFetcher implements Fetcher {
     return { path, sizeBytes: st.size, source, fromCache: false };
   }
 
-  private async httpFile(url: string, maxBytes: number, checksum: Checksum | undefined, label: string): Promise<FetchedFile> {
+  private async httpFile(url: string, maxBytes: number, checksum: Checksum | undefined, label: string, deadlineMs?: number): Promise<FetchedFile> {
     await this.cache.ensureDir();
+    const deadline = deadlineMs === undefined ? undefined : { at: Date.now() + deadlineMs, ms: deadlineMs };
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.retries; attempt++) {
       if (attempt > 0) await sleep(this.backoffMs(attempt));
+      if (deadline && Date.now() >= deadline.at) break;
       try {
-        return await this.attempt(url, maxBytes, checksum, label);
+        return await this.attempt(url, maxBytes, checksum, label, deadline);
       } catch (err) {
         if (!isRetryable(err)) throw toUserError(url, err, this.maxRedirects);
         lastError = err;
       }
+    }
+    if (deadline && Date.now() >= deadline.at) {
+      throw new TsvirtError(`fetching ${url} did not finish within its deadline of ${deadline.ms / 1000} s`, 'check the server; it is answering too slowly');
     }
     // A partial body stays in the cache: the next run resumes it with Range.
     throw new TsvirtError(
@@ -183,7 +201,7 @@ class GotFetcher implements Fetcher {
     );
   }
 
-  private async attempt(url: string, maxBytes: number, checksum: Checksum | undefined, label: string): Promise<FetchedFile> {
+  private async attempt(url: string, maxBytes: number, checksum: Checksum | undefined, label: string, deadline?: { at: number; ms: number }): Promise<FetchedFile> {
     const cached = await this.cache.lookup(url);
     const partial = await this.cache.partial(url);
     const headers: Record<string, string> = {};
@@ -209,10 +227,47 @@ class GotFetcher implements Fetcher {
       decompress: false,
       throwHttpErrors: false,
     });
+    // The overall deadline and the minimum rate end the request from outside: a trickling
+    // server satisfies every per-read timeout.
+    const minRate = this.minBytesPerSecond;
+    const windowMs = this.timeoutMs;
+    // The rate is measured once the body starts: before that, got's response timeout rules.
+    let windowStart = Infinity;
+    let windowBytes = 0;
+    const watchdog = setInterval(() => {
+      const now = Date.now();
+      if (deadline && now >= deadline.at) {
+        request.destroy(new TsvirtError(`fetching ${url} did not finish within its deadline of ${deadline.ms / 1000} s`, 'check the server; it is answering too slowly'));
+      } else if (now - windowStart >= Math.max(windowMs, 1000)) {
+        const rate = (windowBytes * 1000) / (now - windowStart);
+        if (rate < minRate) {
+          request.destroy(new TsvirtError(`${url} arrives too slowly (${rate.toFixed(1)} bytes/s over ${((now - windowStart) / 1000).toFixed(0)} s, below ${minRate} bytes/s)`, 'check the server or the network'));
+        }
+        windowStart = now;
+        windowBytes = 0;
+      }
+    }, Math.min(1000, windowMs));
+    watchdog.unref();
+    try {
+      const body = {
+        started: () => (windowStart = Date.now()),
+        bytes: (n: number) => (windowBytes += n),
+      };
+      return await this.receive(request, url, maxBytes, checksum, label, cached, offset, body);
+    } finally {
+      clearInterval(watchdog);
+    }
+  }
+
+  private async receive(
+    request: ReturnType<typeof import('got').default.stream>, url: string, maxBytes: number, checksum: Checksum | undefined, label: string,
+    cached: Awaited<ReturnType<DownloadCache['lookup']>>, offset: number, body: { started: () => void; bytes: (n: number) => void },
+  ): Promise<FetchedFile> {
     const response = await new Promise<Response>((resolve, reject) => {
       request.once('response', resolve);
       request.once('error', reject);
     });
+    body.started();
     // From here on the request may still error while we read; keep a handler attached.
     request.on('error', () => {});
 
@@ -269,6 +324,7 @@ class GotFetcher implements Fetcher {
     try {
       for await (const chunk of request as AsyncIterable<Buffer>) {
         received += chunk.length;
+        body.bytes(chunk.length);
         if (received > maxBytes) {
           request.destroy();
           await fh.close();
@@ -307,9 +363,16 @@ class GotFetcher implements Fetcher {
   }
 }
 
+/** Our own error that ended a request (the deadline, the minimum rate), which got wraps. */
+function ownCause(err: unknown): TsvirtError | undefined {
+  if (err instanceof TsvirtError) return err;
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  return cause instanceof TsvirtError ? cause : undefined;
+}
+
 function isRetryable(err: unknown): boolean {
   if (err instanceof RetryableError) return true;
-  if (err instanceof TsvirtError) return false;
+  if (ownCause(err)) return false;
   const e = err as { name?: string; code?: string };
   if (e.name === 'MaxRedirectsError') return false;
   if (e.name === 'TimeoutError') return true;
@@ -317,7 +380,8 @@ function isRetryable(err: unknown): boolean {
 }
 
 function toUserError(url: string, err: unknown, maxRedirects: number): Error {
-  if (err instanceof TsvirtError) return err;
+  const own = ownCause(err);
+  if (own) return own;
   const e = err as { name?: string; message?: string };
   if (e.name === 'MaxRedirectsError') {
     return new TsvirtError(`too many redirects fetching ${url} (more than ${maxRedirects})`, 'check the URL');

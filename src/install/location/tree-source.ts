@@ -14,6 +14,11 @@ import { treeRelativePath } from './location-spec.js';
 import type { TreeSourceKind } from './tree.js';
 
 const SMALL_FILE_LIMIT_BYTES = 1024 * 1024;
+/**
+ * Limit for what materialize() fetches: kernels and initrds (an installer initrd is around
+ * 100 MiB). Checked as bytes arrive, so an endless body stops here, not at the cache's 8 GiB.
+ */
+const BOOT_IMAGE_LIMIT_BYTES = 1024 * 1024 * 1024;
 
 export interface TreeSource {
   readonly kind: TreeSourceKind;
@@ -54,7 +59,7 @@ class DirectoryTreeSource implements TreeSource {
   }
 
   async materialize(path: string, checksum?: Checksum): Promise<string> {
-    return (await this.fetcher.fetchFile(join(this.root, treeRelativePath(path)), { checksum })).path;
+    return (await this.fetcher.fetchFile(join(this.root, treeRelativePath(path)), { checksum, maxBytes: BOOT_IMAGE_LIMIT_BYTES })).path;
   }
 
   describe(path: string): string {
@@ -82,7 +87,7 @@ class UrlTreeSource implements TreeSource {
   }
 
   async materialize(path: string, checksum?: Checksum): Promise<string> {
-    return (await this.fetcher.fetchFile(this.url(path), { checksum, label: path.split('/').pop() })).path;
+    return (await this.fetcher.fetchFile(this.url(path), { checksum, label: path.split('/').pop(), maxBytes: BOOT_IMAGE_LIMIT_BYTES })).path;
   }
 
   describe(path: string): string {

@@ -62,6 +62,25 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     });
     return;
   }
+  if (path === '/trickle' || path === '/steady') {
+    // /trickle: one byte every 200 ms (every per-read timeout is met); /steady: 4 KiB every
+    // 100 ms, fast enough, but the 4 MiB body would take minutes.
+    const [size, step, every] = path === '/trickle' ? [1000, 1, 200] : [4 * 1024 * 1024, 4096, 100];
+    res.writeHead(200, { 'content-length': size });
+    let sent = 0;
+    const t = setInterval(() => {
+      const n = Math.min(step, size - sent);
+      res.write(Buffer.alloc(n, 0x61));
+      sent += n;
+      if (sent >= size) {
+        clearInterval(t);
+        res.end();
+      }
+    }, every);
+    timers.add(t as unknown as NodeJS.Timeout);
+    res.on('close', () => clearInterval(t));
+    return;
+  }
   if (path === '/slow') {
     if (n === 1) {
       const t = setTimeout(() => res.writeHead(200, { 'content-length': BODY.length }).end(BODY), 3000);
@@ -204,6 +223,18 @@ describe('fetcher over HTTP', () => {
     const got = await fetcher.fetchFile(`${base}/slow`);
     expect(got.sizeBytes).toBe(BODY.length);
     expect(count('/slow')).toBe(2);
+  });
+
+  it('abandons a body that trickles in below the minimum rate, without retrying (issue 15)', async () => {
+    const err = await failure(fetcher.fetchFile(`${base}/trickle`));
+    expect(err.message).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/trickle arrives too slowly \([\d.]+ bytes\/s over \d+ s, below 1024 bytes\/s\)$/);
+    expect(count('/trickle')).toBe(1);
+  });
+
+  it('ends a fetch at its overall deadline, and small resources have one by default', async () => {
+    const err = await failure(fetcher.fetchBytes(`${base}/steady`, { deadlineMs: 1500 }));
+    expect(err.message).toMatch(/\/steady did not finish within its deadline of 1\.5 s/);
+    expect(count('/steady')).toBe(1);
   });
 
   it('follows a redirect chain within the limit', async () => {
