@@ -16,6 +16,15 @@ import { ShellSplitError, shellSplit } from './shell-split.js';
 
 export const MAX_INCLUDE_DEPTH = 8;
 const MAX_KICKSTART_BYTES = 4 * 1024 * 1024;
+/**
+ * Budgets for one kickstart with everything it includes (an %include bomb of 20 includes
+ * a level, 8 levels deep, grew past 3 GB): the number of %include/%ksappend reads, the
+ * bytes they bring in, and the lines parsed in all. Past one, parsing stops with an error
+ * that names the limit.
+ */
+export const MAX_INCLUDES = 256;
+export const MAX_EXPANDED_BYTES = 16 * 1024 * 1024;
+export const MAX_EXPANDED_LINES = 1_000_000;
 
 export interface ParseResult {
   readonly kickstart: Kickstart;
@@ -88,8 +97,26 @@ class KickstartParser {
   private packages?: KsPackages;
   private readonly problems: KsProblem[] = [];
   private section?: OpenSection;
+  private includes = 0;
+  private expandedBytes = 0;
+  private expandedLines = 0;
+  /** Set when a budget ran out: nothing more is read or parsed. */
+  private exhausted = false;
 
   constructor(private readonly source: string, private readonly fetcher?: Fetcher) {}
+
+  /** Counts text against the budgets; false (with one error) once one is exceeded. */
+  private spend(at: KsLocation, bytes: number, lines: number): boolean {
+    if (this.exhausted) return false;
+    this.expandedBytes += bytes;
+    this.expandedLines += lines;
+    const over = this.expandedBytes > MAX_EXPANDED_BYTES ? `more than ${MAX_EXPANDED_BYTES} bytes`
+      : this.expandedLines > MAX_EXPANDED_LINES ? `more than ${MAX_EXPANDED_LINES} lines` : undefined;
+    if (!over) return true;
+    this.exhausted = true;
+    this.error(at, `the kickstart with its includes is ${over}, the limit; parsing stopped here`);
+    return false;
+  }
 
   finish(): ParseResult {
     if (this.section) this.unterminated();
@@ -110,7 +137,9 @@ class KickstartParser {
   async feed(text: string, file: string, stack: string[]): Promise<void> {
     const lines = text.replace(/\r\n/g, '\n').split('\n');
     if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+    if (!this.spend({ file, line: 1 }, Buffer.byteLength(text), lines.length)) return;
     for (let i = 0; i < lines.length; i++) {
+      if (this.exhausted) return;
       const at: KsLocation = { file, line: i + 1 };
       let line = lines[i];
       if (this.section) {
@@ -129,8 +158,17 @@ class KickstartParser {
         }
       }
       // Backslash-newline joins a command with the next line (the first line is reported).
-      while (/(^|[^\\])(\\\\)*\\$/.test(line) && i + 1 < lines.length && !line.trim().startsWith('%')) {
-        line = line.slice(0, -1) + ' ' + lines[++i];
+      // Only the newest piece is tested and the pieces are joined once: linear in the
+      // length of the joined line (400k continued lines took minutes when re-tested whole).
+      if (endsInLoneBackslash(line) && i + 1 < lines.length && !line.trim().startsWith('%')) {
+        const pieces = [line.slice(0, -1)];
+        let last = lines[++i];
+        while (endsInLoneBackslash(last) && i + 1 < lines.length) {
+          pieces.push(last.slice(0, -1));
+          last = lines[++i];
+        }
+        pieces.push(last);
+        line = pieces.join(' ');
       }
       const trimmed = line.trim();
       if (trimmed === '' || trimmed.startsWith('#')) continue;
@@ -183,6 +221,11 @@ class KickstartParser {
     }
     if (stack.includes(id)) {
       this.error(at, `${kind} cycle: ${[...stack, id].join(' -> ')}`);
+      return;
+    }
+    if (++this.includes > MAX_INCLUDES) {
+      if (!this.exhausted) this.error(at, `more than ${MAX_INCLUDES} %include/%ksappend reads in one kickstart, the limit; parsing stopped here`);
+      this.exhausted = true;
       return;
     }
     if (stack.length > MAX_INCLUDE_DEPTH) {
@@ -397,4 +440,11 @@ function parseOptionValue(o: OptionSpec, v: string): KsOptionValue | { error: st
 /** What %include/%ksappend name, resolved under the trust rule of source-trust.ts. */
 function resolveInclude(target: string, from: string): string {
   return resolveNamedSource({ source: from }, target);
+}
+
+/** Whether a line ends in a backslash that is not itself escaped (an odd run of them). */
+function endsInLoneBackslash(line: string): boolean {
+  let n = 0;
+  for (let i = line.length - 1; i >= 0 && line[i] === '\\'; i--) n++;
+  return n % 2 === 1;
 }
