@@ -6,11 +6,13 @@
 // undefine turns it into a transient domain that disappears when it stops (and refuses to
 // delete storage it is still using); start refuses a domain already running.
 import fs from 'node:fs';
+import os from 'node:os';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { TsvirtError } from '../lib/errors.js';
 import type { Domain } from '../domain/model.js';
 import { parseDomainXml } from '../domain/xml/parse.js';
+import { MAX_DEFINITION_BYTES, validateDefinition } from '../domain/validate-definition.js';
 import { notFound } from './definition-store.js';
 import { checkRunnable } from './domain-guest.js';
 import { attachConsole, type ConsoleEnd, type ConsoleStreams } from './console-attach.js';
@@ -26,8 +28,12 @@ const RUNNER_STOP_TIMEOUT_MS = 15_000;
 
 /** `tsvirt define FILE`: parses, checks the VM core can run it, stores it. */
 export function defineDomain(paths: LifecyclePaths, xml: string): { name: string; replaced: boolean; running: boolean } {
+  if (Buffer.byteLength(xml) > MAX_DEFINITION_BYTES) {
+    throw new TsvirtError(`the definition is ${Buffer.byteLength(xml)} bytes, more than the limit of ${MAX_DEFINITION_BYTES}`, 'a domain definition is a few KiB; check the file');
+  }
   const domain = parseDomainXml(xml);
   checkDomainName(domain.name);
+  validateDefinition(domain, { memoryBytes: os.totalmem() });
   checkRunnable(domain);
   const { replaced } = store(paths).save(domain);
   return { name: domain.name, replaced, running: runtime(paths, domain.name).probe.running };
@@ -100,6 +106,7 @@ export async function startDomain(paths: LifecyclePaths, name: string): Promise<
  * virt-install defines it in libvirt) and start it in a detached runner.
  */
 export async function defineAndStart(paths: LifecyclePaths, domain: Domain): Promise<{ pid: number }> {
+  validateDefinition(domain, { memoryBytes: os.totalmem() });
   checkRunnable(domain);
   store(paths).save(domain);
   return startDomain(paths, domain.name);

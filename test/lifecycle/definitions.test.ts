@@ -10,6 +10,8 @@ import { describeError } from '../../src/lib/errors.js';
 import { DefinitionStore } from '../../src/lifecycle/definition-store.js';
 import { defineDomain, dumpDomainXml, listDomains, setDomainAutostart, undefineDomain } from '../../src/lifecycle/domains.js';
 import { checkDomainName, ensurePrivateDir, lifecyclePaths } from '../../src/lifecycle/state-paths.js';
+import { validateDefinition } from '../../src/domain/validate-definition.js';
+import { parseDomainXml } from '../../src/domain/xml/parse.js';
 import { guestXml, makeSandbox } from './helpers.js';
 
 const box = makeSandbox('tsvirt-def-');
@@ -112,6 +114,40 @@ describe('definition store', () => {
     expect(() => defineDomain(box.paths, '<domain type="kvm"><name>x</name>')).toThrow(/domain XML: not well-formed/);
     expect(() => defineDomain(box.paths, guestXml({ name: '../../etc/passwd', kernel: box.kernel }))).toThrow(/invalid domain name '\.\.\/\.\.\/etc\/passwd'/);
     expect(() => defineDomain(box.paths, reference('location-dir.xml') + reference('location-dir.xml'))).toThrow(/expected one <domain> document, found 2/);
+  });
+});
+
+describe('define validates as libvirt would, before anything is stored (issue 15)', () => {
+  const disk = (dev: string, file: string, extra = '') => `<disk type="file" device="disk"><driver name="qemu" type="qcow2"/><source file="${file}"/><target dev="${dev}" bus="virtio"/>${extra}</disk>`;
+  const nic = (mac: string) => `<interface type="user"><mac address="${mac}"/><model type="virtio"/></interface>`;
+  const base = (o: { extraDevices?: string; memoryMiB?: number; name?: string; kernel?: string } = {}) => guestXml({ name: o.name ?? 'hostile', kernel: o.kernel ?? box.kernel, memoryMiB: o.memoryMiB, extraDevices: o.extraDevices });
+
+  it.each([
+    ['two disks with the same target', base({ extraDevices: disk('vdb', '/srv/a.qcow2') + disk('vdb', '/srv/b.qcow2') }), /disk target vdb is used twice \(\/srv\/a\.qcow2 and \/srv\/b\.qcow2\)/],
+    ['the same image twice', base({ extraDevices: disk('vdb', '/srv/a.qcow2') + disk('vdc', '/srv/a.qcow2') }), /image \/srv\/a\.qcow2 is used by disks vdb and vdc/],
+    ['a disk at /dev/sda', base({ extraDevices: disk('vdb', '/dev/sda') }), /disk vdb: image \/dev\/sda is not an image file/],
+    ['a disk at /proc/self/mem', base({ extraDevices: disk('vdb', '/proc/self/mem') }), /image \/proc\/self\/mem is not an image file/],
+    ['a relative kernel', base({ kernel: '../vmlinuz' }), /kernel \.\.\/vmlinuz is not an absolute path/],
+    ['two NICs with one MAC', base({ extraDevices: nic('52:54:00:00:00:01') + nic('52:54:00:00:00:01') }), /interfaces 1 and 2 have the same MAC address 52:54:00:00:00:01/],
+    ['a multicast MAC', base({ extraDevices: nic('01:00:5e:00:00:01') }), /MAC address 01:00:5e:00:00:01 is a multicast address/],
+    ['100,000 vCPUs', base().replace('<vcpu>1</vcpu>', '<vcpu>100000</vcpu>'), /100000 vCPUs, outside 1\.\.255/],
+    ['more memory than the host', base({ memoryMiB: 1024 * 1024 * 1024 }), /memory of \d+ KiB is more than this host has/],
+    ['a name with a NUL character reference', base({ name: 'a&#0;b' }), /the character reference &#0; names a character XML does not allow/],
+    ['400 disks', base({ extraDevices: Array.from({ length: 400 }, (_, i) => disk(`vd${String.fromCharCode(97 + Math.floor(i / 26))}${String.fromCharCode(97 + (i % 26))}`, `/srv/d${i}.qcow2`)).join('') }), /400 disks, more than the limit of 32/],
+  ])('%s: one error, nothing stored', (_what, xml, want) => {
+    expect(errorLine(() => defineDomain(box.paths, xml))).toMatch(want);
+    expect(new DefinitionStore(box.paths.domainsDir).has('hostile')).toBe(false);
+  });
+
+  it('a definition larger than 1 MiB is refused before it is parsed', () => {
+    const huge = base({ extraDevices: `<!-- ${'x'.repeat(2 * 1024 * 1024)} -->` });
+    expect(errorLine(() => defineDomain(box.paths, huge))).toMatch(/the definition is \d+ bytes, more than the limit of 1048576/);
+  });
+
+  it('read-only or shareable disks may share an image', () => {
+    const img = box.file('shared.qcow2');
+    const xml = base({ name: 'sharing', extraDevices: disk('vdb', img, '<readonly/>') + disk('vdc', img, '<readonly/>') });
+    expect(() => validateDefinition(parseDomainXml(xml), { memoryBytes: 2 ** 40 })).not.toThrow();
   });
 });
 

@@ -272,11 +272,25 @@ export function parseDomainXmlDocuments(xml: string): Domain[] {
   return docs.map((doc) => {
     const valid = XMLValidator.validate(doc);
     if (valid !== true) bad(`not well-formed: ${valid.err.msg} (line ${valid.err.line})`);
+    checkCharacterReferences(doc);
     const tree = parser.parse(doc) as Node;
     const domains = list(tree.domain);
     if (domains.length !== 1) bad('expected one <domain> root element');
     return parseDomainNode(domains[0]);
   });
+}
+
+/**
+ * XML 1.0 §2.2 (Char) and §4.1 (WFC: Legal Character): a character reference must name a
+ * character XML allows. The parser would decode `&#0;` to nothing, so a name written
+ * `a&#0;b` was stored as `ab`; such a document is not well-formed and is refused.
+ */
+function checkCharacterReferences(doc: string): void {
+  for (const m of doc.matchAll(/&#(x[0-9a-fA-F]+|[0-9]+);/g)) {
+    const code = m[1].startsWith('x') ? parseInt(m[1].slice(1), 16) : parseInt(m[1], 10);
+    const legal = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+    if (!legal) bad(`not well-formed: the character reference ${m[0]} names a character XML does not allow`);
+  }
 }
 
 export function parseDomainXml(xml: string): Domain {
