@@ -6,11 +6,12 @@
 // and are verified against a sha256/sha512 digest before they enter the cache (a
 // mismatch leaves nothing behind). Leaves out ftp:// and nfs: (tsvirt cannot mount).
 import { open, readFile, stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { Response } from 'got';
 import { TsvirtError } from '../../lib/errors.js';
 import { type Checksum, hashFile, parseChecksum } from './checksum.js';
 import { DownloadCache, defaultCacheDir } from './download-cache.js';
+import { checkRedirect } from './source-trust.js';
+import { classifySource } from './source-kind.js';
 import { type ProgressSink, silentProgress } from './progress.js';
 
 export interface FetchOptions {
@@ -85,32 +86,6 @@ const RETRYABLE_CODES = new Set([
 
 export function defaultBackoffMs(attempt: number): number {
   return Math.min(500 * 2 ** (attempt - 1), 8000);
-}
-
-type SourceKind = { kind: 'http'; url: string } | { kind: 'file'; path: string };
-
-/** Classifies a location string; unsupported schemes are the user's error. */
-export function classifySource(source: string): SourceKind {
-  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(source)?.[1]?.toLowerCase();
-  if (scheme === 'http' || scheme === 'https') {
-    try {
-      return { kind: 'http', url: new URL(source).toString() };
-    } catch {
-      throw new TsvirtError(`malformed URL '${source}'`);
-    }
-  }
-  if (scheme === 'file') {
-    try {
-      return { kind: 'file', path: fileURLToPath(source) };
-    } catch {
-      throw new TsvirtError(`malformed file URL '${source}'`);
-    }
-  }
-  // One-letter "schemes" are not a thing on Linux paths; anything else is unsupported.
-  if (scheme && scheme.length > 1) {
-    throw new TsvirtError(`unsupported URL scheme '${scheme}:' in '${source}'`, 'use http://, https://, file:// or a local path');
-  }
-  return { kind: 'file', path: source };
 }
 
 export function createFetcher(options: FetcherOptions = {}): Fetcher {
@@ -218,12 +193,24 @@ class GotFetcher implements Fetcher {
 
     // got is loaded on the first HTTP fetch: commands that read local files never pay for it.
     const { default: got } = await import('got');
+    let refusedRedirect: TsvirtError | undefined;
     const request = got.stream(url, {
       headers,
       retry: { limit: 0 },
       timeout: { lookup: this.timeoutMs, connect: this.timeoutMs, response: this.timeoutMs, socket: this.timeoutMs },
       maxRedirects: this.maxRedirects,
-      followRedirect: true,
+      // Each hop is checked against the trust boundary before got follows it.
+      // A refused hop ends the request with the 3xx response, which receive() turns into
+      // this error.
+      followRedirect: (response) => {
+        try {
+          checkRedirect(response.url, headerString(response.headers.location) ?? '');
+          return true;
+        } catch (err) {
+          refusedRedirect = err as TsvirtError;
+          return false;
+        }
+      },
       decompress: false,
       throwHttpErrors: false,
     });
@@ -252,6 +239,7 @@ class GotFetcher implements Fetcher {
       const body = {
         started: () => (windowStart = Date.now()),
         bytes: (n: number) => (windowBytes += n),
+        refusedRedirect: () => refusedRedirect,
       };
       return await this.receive(request, url, maxBytes, checksum, label, cached, offset, body);
     } finally {
@@ -261,7 +249,7 @@ class GotFetcher implements Fetcher {
 
   private async receive(
     request: ReturnType<typeof import('got').default.stream>, url: string, maxBytes: number, checksum: Checksum | undefined, label: string,
-    cached: Awaited<ReturnType<DownloadCache['lookup']>>, offset: number, body: { started: () => void; bytes: (n: number) => void },
+    cached: Awaited<ReturnType<DownloadCache['lookup']>>, offset: number, body: { started: () => void; bytes: (n: number) => void; refusedRedirect: () => TsvirtError | undefined },
   ): Promise<FetchedFile> {
     const response = await new Promise<Response>((resolve, reject) => {
       request.once('response', resolve);
@@ -272,6 +260,11 @@ class GotFetcher implements Fetcher {
     request.on('error', () => {});
 
     const status = response.statusCode;
+    const refused = body.refusedRedirect();
+    if (refused) {
+      request.destroy();
+      throw refused;
+    }
     if (status === 304 && cached) {
       request.destroy();
       const path = this.cache.dataPath(url);

@@ -9,12 +9,15 @@
 //    command line (--location, inst.ks=); a file: URL or a local path is never honoured,
 //    since it would read a file of this host into a guest. Within a tree, a name must stay
 //    under the tree's own path.
+//  - A redirect is the server naming another URL: it may move within the origin of the
+//    URL requested, never to another origin, scheme (an https -> http downgrade included)
+//    or a file: URL. A user who wants the other server names it on the command line.
 // Without this, a hostile install server could make tsvirt read /etc/shadow into a guest's
 // initrd (`kernel = file:/etc/shadow` in .treeinfo, `%include file:///etc/shadow`) or send
 // fetches to another host and port (`kernel = https:/127.0.0.1:1/vmlinuz`).
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { TsvirtError } from '../../lib/errors.js';
-import { classifySource } from './fetcher.js';
+import { classifySource } from './source-kind.js';
 
 export interface NamingDocument {
   /** Where the document came from: an http(s) URL, a file: URL or a local path. */
@@ -71,4 +74,25 @@ export function resolveNamedSource(doc: NamingDocument, name: string, opts: { wi
   }
   url.hash = '';
   return url.toString();
+}
+
+/**
+ * The URL a redirect from `from` to `location` (its Location header) leads to, or a
+ * TsvirtError when the redirect leaves `from`'s origin.
+ */
+export function checkRedirect(from: string, location: string): string {
+  let target: URL;
+  try {
+    target = new URL(location, from);
+  } catch {
+    throw new TsvirtError(`${from} redirects to ${JSON.stringify(location)}, which is not a valid URL`, 'check the URL');
+  }
+  const origin = originOf(from);
+  if (target.origin !== origin || (target.protocol !== 'http:' && target.protocol !== 'https:')) {
+    throw new TsvirtError(
+      `${from} redirects to ${target.protocol === 'file:' ? 'a file: URL' : target.origin}, another origin than ${origin}; tsvirt follows redirects only within one origin`,
+      `if you trust that server, give its URL (${target.protocol === 'file:' ? 'a local path' : target.toString()}) on the command line instead`,
+    );
+  }
+  return target.toString();
 }

@@ -8,7 +8,8 @@
 // the next line. Option semantics come from command-table.ts; cross-command rules live
 // in validate.ts.
 import { resolve } from 'node:path';
-import { classifySource, FetchNotFoundError, type Fetcher } from '../fetch/fetcher.js';
+import { FetchNotFoundError, type Fetcher } from '../fetch/fetcher.js';
+import { classifySource } from '../fetch/source-kind.js';
 import { resolveNamedSource } from '../fetch/source-trust.js';
 import { type CompiledCommand, lookupCommand, type OptionSpec } from './command-table.js';
 import type { Kickstart, KsAddon, KsCommand, KsLocation, KsOptionValue, KsPackages, KsProblem, KsScript, KsScriptKind } from './model.js';

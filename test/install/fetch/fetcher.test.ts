@@ -91,6 +91,17 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, { 'content-length': BODY.length }).end(BODY);
     return;
   }
+  // Redirects out of the origin: another host name for the same server, another port, a file.
+  const away: Record<string, () => string> = {
+    '/away-host': () => base.replace('127.0.0.1', 'localhost') + '/data',
+    '/away-port': () => 'http://127.0.0.1:1/data',
+    '/away-file': () => 'file:///etc/hostname',
+    '/away-scheme': () => base.replace('http:', 'https:') + '/data',
+  };
+  if (away[path]) {
+    res.writeHead(302, { location: away[path]() }).end();
+    return;
+  }
   const redirect = /^\/redirect\/(\d+)$/.exec(path);
   if (redirect) {
     const left = Number(redirect[1]);
@@ -240,6 +251,21 @@ describe('fetcher over HTTP', () => {
   it('follows a redirect chain within the limit', async () => {
     const got = await fetcher.fetchFile(`${base}/redirect/4`);
     expect(readFileSync(got.path).equals(BODY)).toBe(true);
+  });
+
+  it.each([
+    ['/away-host', /redirects to http:\/\/localhost:\d+, another origin than http:\/\/127\.0\.0\.1:\d+/],
+    ['/away-port', /redirects to http:\/\/127\.0\.0\.1:1, another origin/],
+    ['/away-file', /redirects to a file: URL, another origin/],
+    ['/away-scheme', /redirects to https:\/\/127\.0\.0\.1:\d+, another origin/],
+  ])('refuses a redirect out of the origin (%s) without fetching the target or retrying', async (path, message) => {
+    const before = count('/data');
+    const err = await failure(fetcher.fetchFile(`${base}${path}`));
+    expect(err).toBeInstanceOf(TsvirtError);
+    expect(err.message).toMatch(message);
+    expect((err as TsvirtError).hint).toMatch(/give its URL|local path/);
+    expect(count(path)).toBe(1);
+    expect(count('/data')).toBe(before);
   });
 
   it('refuses too many redirects', async () => {
