@@ -35,6 +35,8 @@ export interface BuildContext {
   readonly bootDir: string;
   readonly fileExists: (path: string) => boolean;
   readonly isDirectory: (path: string) => boolean;
+  /** The format of an existing image (for a backing store named without backing_format=). */
+  readonly imageFormat: (path: string) => DiskFormat;
   readonly uuid: () => string;
   readonly random: (n: number) => Uint8Array;
   /** Bytes free for new files in a directory (or its nearest existing parent); undefined if unknown. */
@@ -171,6 +173,7 @@ interface DiskDraft {
   readonly discardUnmap: boolean;
   readonly serial?: string;
   readonly bootOrder?: number;
+  readonly backingStore?: Disk['backingStore'];
 }
 
 function planDisks(specs: InstallSpecs, variant: OsVariant, machine: MachineType, method: InstallMethod, ctx: BuildContext, name: string): { drafts: DiskDraft[]; create: PlannedDisk[] } {
@@ -195,6 +198,7 @@ function planDisks(specs: InstallSpecs, variant: OsVariant, machine: MachineType
     const backingStore = d.backingStore === undefined ? undefined : isAbsolute(d.backingStore) ? d.backingStore : resolve(ctx.cwd, d.backingStore);
     let format = d.format;
     let discardUnmap = false;
+    let backing: Disk['backingStore'];
     if (path === undefined && d.sizeGiB === undefined && device !== 'disk') {
       // An empty cdrom or floppy drive (virt-install's `--disk device=cdrom,bus=scsi`).
       drafts.push({ device, bus, targetDev: d.targetDev, readonly: d.readonly ?? device === 'cdrom', shareable: d.shareable ?? false, cache: d.cache, discardUnmap, serial: d.serial, bootOrder: d.bootOrder });
@@ -212,6 +216,7 @@ function planDisks(specs: InstallSpecs, variant: OsVariant, machine: MachineType
       if (backingStore !== undefined && format !== 'qcow2') throw new TsvirtError('--disk: only qcow2 images can have a backing store', 'use format=qcow2');
       path ??= defaultDiskPath(name, format, ctx.imageDir, taken);
       create.push({ path, sizeGiB: d.sizeGiB, format, sparse: d.sparse ?? true, backingStore, backingFormat: d.backingFormat });
+      if (backingStore !== undefined) backing = { path: backingStore, format: d.backingFormat ?? ctx.imageFormat(backingStore) };
       discardUnmap = true;
     } else if (ctx.isDirectory(path)) {
       throw new TsvirtError(`--disk ${path}: is a directory`, 'give an image file');
@@ -222,6 +227,7 @@ function planDisks(specs: InstallSpecs, variant: OsVariant, machine: MachineType
       device, sourcePath: path, format, bus, targetDev: d.targetDev,
       readonly: d.readonly ?? device === 'cdrom', shareable: d.shareable ?? false,
       cache: d.cache, discardUnmap, serial: d.serial, bootOrder: d.bootOrder,
+      ...(backing ? { backingStore: backing } : {}),
     });
   }
   return { drafts, create };

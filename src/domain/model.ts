@@ -38,6 +38,12 @@ export interface Disk {
   readonly serial?: string;
   /** Per-device boot order (<boot order=N>); when any device has one, <os> lists no boot devices. */
   readonly bootOrder?: number;
+  /**
+   * The backing file the user named for this image (virt-install backing_store=, libvirt's
+   * user-specified <backingStore>). The image's own backing name may lead there even when
+   * it is outside the image's directory (src/storage/qcow2/backing.ts).
+   */
+  readonly backingStore?: { readonly path: string; readonly format: DiskFormat };
 }
 
 export type NicModel = 'virtio' | 'e1000' | 'e1000e' | 'rtl8139';

@@ -8,10 +8,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { TsvirtError } from '../lib/errors.js';
+import { probeFormat } from '../storage/open-image.js';
 import { buildInstall, type BuiltInstall, type PlannedDisk, type MediaPlan, type ResolvedBootMedia } from './build-domain.js';
 import { defaultBootDir, defaultImageDir } from './disk-paths.js';
 import { formatInstallHelp } from './help.js';
-import type { Domain } from './model.js';
+import type { DiskFormat, Domain } from './model.js';
 import { parseInstallArgv, type InstallSpecs } from './options/install-options.js';
 import type { LocationSpec } from './options/location.js';
 import { formatOsVariantList, loadOsVariants } from './os-variants.js';
@@ -28,6 +29,7 @@ export interface PlanEnv {
   readonly host?: HostVirtFacts;
   readonly fileExists?: (path: string) => boolean;
   readonly isDirectory?: (path: string) => boolean;
+  readonly imageFormat?: (path: string) => DiskFormat;
   readonly uuid?: () => string;
   readonly random?: (n: number) => Uint8Array;
   /** Free bytes for new files under a directory; statfs of its nearest existing ancestor when absent. */
@@ -101,6 +103,7 @@ function build(specs: InstallSpecs, env: PlanEnv): { built: BuiltInstall; accelN
     bootDir: defaultBootDir(env),
     fileExists: env.fileExists ?? existsSync,
     isDirectory: env.isDirectory ?? isDir,
+    imageFormat: env.imageFormat ?? probeFormat,
     uuid: env.uuid ?? randomUUID,
     random: env.random ?? ((n) => randomBytes(n)),
     freeBytes: env.freeBytes ?? freeBytesFor,

@@ -49,6 +49,7 @@ export function validateDefinition(domain: Domain, host: { memoryBytes: number }
     targets.set(d.targetDev, d.sourcePath ?? 'an empty drive');
     if (d.sourcePath === undefined) continue;
     checkPath(domain, d.sourcePath, `disk ${d.targetDev}: image`);
+    if (d.backingStore !== undefined) checkPath(domain, d.backingStore.path, `disk ${d.targetDev}: backing store`);
     byImage.set(d.sourcePath, [...(byImage.get(d.sourcePath) ?? []), d]);
   }
   // One image behind two disks is corrupted by the first write, unless none of them writes

@@ -20,6 +20,8 @@ export interface GuestDisk {
   target: string;
   bus: string;
   device: string;
+  /** Backing files allowed outside the image's directory (the user named them). */
+  allowBacking?: readonly string[];
 }
 
 export interface GuestNic {
@@ -78,7 +80,7 @@ export function machineConfigFor(spec: GuestSpec): MachineConfig {
     ...spec.disks.map((d) => ({
       module,
       exportName: 'virtioBlkFromImage',
-      options: { path: d.path, format: d.format, readOnly: d.readOnly, serial: d.serial, cache: d.cache },
+      options: { path: d.path, format: d.format, readOnly: d.readOnly, serial: d.serial, cache: d.cache, allowBacking: d.allowBacking },
     })),
     ...spec.nics.map((n) => ({ module, exportName: 'virtioNetFromBackend', options: { mac: n.mac, network: n.network } })),
     ...(spec.rng ? [{ module, exportName: 'virtioRngFromHost' }] : []),

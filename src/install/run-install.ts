@@ -261,7 +261,7 @@ export async function runInstall(job: InstallJob, deps: InstallDeps): Promise<In
     if (!job.noreboot) {
       bootResult = await timed('boot', async () => {
         const first = job.disks.find((d) => !d.readOnly)!;
-        const dev = openImage(first.path, { readOnly: true, format: first.format });
+        const dev = openImage(first.path, { readOnly: true, format: first.format, allowBacking: first.allowBacking });
         let boot;
         try {
           boot = findDiskBoot(dev);
@@ -291,7 +291,7 @@ function writePartitionTables(job: InstallJob, plan: InstallPlan): void {
     if (!disk) throw new Error(`plan names disk ${planned.target}, which the job does not have`);
     if (planned.partitions.length === 0) continue;
     const scheme = planned.partitionTable === 'gpt' ? 'gpt' : 'mbr';
-    const dev = openImage(disk.path, { readOnly: false, format: disk.format });
+    const dev = openImage(disk.path, { readOnly: false, format: disk.format, allowBacking: disk.allowBacking });
     try {
       const layout = placePartitions(
         dev.size,

@@ -29,6 +29,7 @@ export function guestDisks(domain: Domain): GuestDisk[] {
       target: d.targetDev,
       bus: d.bus,
       device: d.device,
+      ...(d.backingStore ? { allowBacking: [d.backingStore.path] } : {}),
     };
   });
 }
@@ -98,7 +99,7 @@ export function guestSpecFor(domain: Domain): GuestSpec & { bootSource: string }
     bootSource = `kernel ${domain.os.kernel}`;
   } else {
     const first = disks.find((d) => d.device === 'disk')!;
-    const dev = openImage(first.path, { readOnly: true, format: first.format });
+    const dev = openImage(first.path, { readOnly: true, format: first.format, allowBacking: first.allowBacking });
     try {
       const boot = findDiskBoot(dev);
       ({ kernel, initrd, cmdline } = boot);

@@ -12,6 +12,8 @@ import { Qcow2Image } from './qcow2/qcow2-image.js';
 export interface ConvertOptions {
   src: string;
   srcFormat?: ImageFormat;
+  /** Backing files of the source allowed outside its directory (open-image.ts). */
+  allowBacking?: readonly string[];
   dst: string;
   dstFormat: ImageFormat;
   clusterSizeBytes?: number;
@@ -22,7 +24,7 @@ export interface ConvertOptions {
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
 export function convertImage(o: ConvertOptions): { sizeBytes: number; writtenBytes: number } {
-  const src = openImage(o.src, { readOnly: true, format: o.srcFormat });
+  const src = openImage(o.src, { readOnly: true, format: o.srcFormat, allowBacking: o.allowBacking });
   let createdFile = false;
   let ok = false;
   try {

@@ -10,7 +10,7 @@ import { TsvirtError } from '../lib/errors.js';
 import { ImageLock } from './image-lock.js';
 import { type ImageFormat, openImage } from './open-image.js';
 import { preallocate } from './preallocate.js';
-import { checkBackingFormat, resolveBackingPath } from './qcow2/backing.js';
+import { backingPathOf, checkBackingFormat } from './qcow2/backing.js';
 import { COMPAT_LAZY_REFCOUNTS, MAX_CLUSTER_BITS, MIN_CLUSTER_BITS, type Qcow2Header, serializeHeader } from './qcow2/header.js';
 import { Qcow2Image } from './qcow2/qcow2-image.js';
 import { parseSize } from './size.js';
@@ -24,6 +24,8 @@ export interface CreateImageOptions {
   sizeBytes?: number;
   backingFile?: string;
   backingFormat?: ImageFormat;
+  /** Where the backing file's own backing files may be, besides its directory (open-image.ts). */
+  allowBacking?: readonly string[];
   clusterSizeBytes?: number;
   preallocation?: Preallocation;
   lazyRefcounts?: boolean;
@@ -124,9 +126,11 @@ export function createImage(o: CreateImageOptions): CreatedImage {
   let backingFormat = o.backingFormat;
   if (o.backingFile) {
     // The backing chain must open (formats, cycles, depth) before anything is written.
-    const backingPath = resolveBackingPath(o.path, o.backingFile);
+    // The user names this backing file, so it may be anywhere; what it names in turn is
+    // held to the rule of qcow2/backing.ts.
+    const backingPath = backingPathOf(o.path, o.backingFile);
     if (!fs.existsSync(backingPath)) throw new TsvirtError(`backing file ${backingPath} does not exist`, 'a relative backing path is resolved against the new image\'s directory');
-    const backing = openImage(backingPath, { readOnly: true, format: checkBackingFormat(o.path, backingFormat) });
+    const backing = openImage(backingPath, { readOnly: true, format: checkBackingFormat(o.path, backingFormat), allowBacking: o.allowBacking });
     try {
       backingFormat = backing.format;
       sizeBytes ??= backing.size;

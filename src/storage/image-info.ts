@@ -27,8 +27,8 @@ export interface ImageInfo {
   'dirty-flag': boolean;
 }
 
-export function getImageInfo(path: string, opts: { format?: ImageFormat; forceShare?: boolean } = {}): ImageInfo {
-  const img = openImage(path, { readOnly: true, format: opts.format, forceShare: opts.forceShare });
+export function getImageInfo(path: string, opts: { format?: ImageFormat; forceShare?: boolean; allowBacking?: readonly string[] } = {}): ImageInfo {
+  const img = openImage(path, { readOnly: true, format: opts.format, forceShare: opts.forceShare, allowBacking: opts.allowBacking });
   try {
     const actual = fs.statSync(path).blocks * 512;
     if (!(img instanceof Qcow2Image)) {
@@ -55,7 +55,7 @@ export function getImageInfo(path: string, opts: { format?: ImageFormat; forceSh
       'dirty-flag': (h.incompatibleFeatures & INCOMPAT_DIRTY) !== 0n,
     };
     if (h.backingFile !== undefined) {
-      info['full-backing-filename'] = resolveBackingPath(path, h.backingFile);
+      info['full-backing-filename'] = resolveBackingPath(path, h.backingFile, opts.allowBacking);
       info['backing-filename'] = h.backingFile;
       if (h.backingFormat) info['backing-filename-format'] = h.backingFormat;
     }

@@ -18,6 +18,11 @@ export interface OpenImageOptions {
   format?: ImageFormat;
   /** Open without taking the image lock (qemu-img -U, "force share"); read-only only. */
   forceShare?: boolean;
+  /**
+   * Files, and directories holding files, the user allows as backing files besides each
+   * image's own directory (see qcow2/backing.ts for why the rule exists).
+   */
+  allowBacking?: readonly string[];
   /** Internal: identities of the images that already name this one (cycle and depth checks). */
   chain?: readonly string[];
 }
@@ -47,11 +52,11 @@ export function openImage(path: string, opts: OpenImageOptions): BlockDevice & {
     openBacking: (img) => {
       const name = img.header.backingFile;
       if (name === undefined) return undefined;
-      const backingPath = resolveBackingPath(path, name);
+      const backingPath = resolveBackingPath(path, name, opts.allowBacking);
       checkChain(path, backingPath, chain);
       const backingFormat = checkBackingFormat(path, img.header.backingFormat);
       if (!fs.existsSync(backingPath)) throw new TsvirtError(`${path}: backing file ${backingPath} does not exist`, 'restore the backing file or rebase the image');
-      return openImage(backingPath, { readOnly: true, format: backingFormat, forceShare: opts.forceShare, chain });
+      return openImage(backingPath, { readOnly: true, format: backingFormat, forceShare: opts.forceShare, allowBacking: opts.allowBacking, chain });
     },
   });
 }

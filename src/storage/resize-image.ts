@@ -7,8 +7,8 @@ import { Qcow2Image } from './qcow2/qcow2-image.js';
 import { RawImage } from './raw-image.js';
 import type { SizeChange } from './size.js';
 
-export function resizeImage(path: string, change: SizeChange, opts: { format?: ImageFormat; shrink?: boolean } = {}): { oldSizeBytes: number; newSizeBytes: number } {
-  const img = openImage(path, { readOnly: false, format: opts.format });
+export function resizeImage(path: string, change: SizeChange, opts: { format?: ImageFormat; shrink?: boolean; allowBacking?: readonly string[] } = {}): { oldSizeBytes: number; newSizeBytes: number } {
+  const img = openImage(path, { readOnly: false, format: opts.format, allowBacking: opts.allowBacking });
   try {
     const old = img.size;
     let size = change.kind === 'absolute' ? change.sizeBytes : change.kind === 'grow' ? old + change.deltaBytes : old - change.deltaBytes;

@@ -28,7 +28,7 @@ const FULL: Domain = {
   lifecycle: { onPoweroff: 'preserve', onReboot: 'destroy', onCrash: 'restart' },
   devices: {
     disks: [
-      { device: 'disk', sourcePath: '/img/a.qcow2', format: 'qcow2', bus: 'virtio', targetDev: 'vda', readonly: false, shareable: false, cache: 'none', discardUnmap: true, serial: 'SER 1', bootOrder: 1 },
+      { device: 'disk', sourcePath: '/img/a.qcow2', format: 'qcow2', bus: 'virtio', targetDev: 'vda', readonly: false, shareable: false, cache: 'none', discardUnmap: true, serial: 'SER 1', bootOrder: 1, backingStore: { path: '/img/base.qcow2', format: 'qcow2' } },
       { device: 'disk', sourcePath: '/img/b.raw', format: 'raw', bus: 'scsi', targetDev: 'sda', readonly: true, shareable: true, discardUnmap: false },
       { device: 'cdrom', bus: 'ide', targetDev: 'hda', readonly: true, shareable: false, discardUnmap: false },
       { device: 'floppy', sourcePath: '/img/f.img', bus: 'fdc', targetDev: 'fda', readonly: false, shareable: false, discardUnmap: false },
@@ -89,6 +89,9 @@ describe('domain XML', () => {
     [MINIMAL('<devices><disk type="block" device="disk"><source dev="/dev/sda"/><target dev="vda"/></disk></devices>'), /disk type 'block' is not supported/],
     [MINIMAL('<devices><disk type="file" device="disk"><source file="rel.img"/><target dev="vda" bus="virtio"/></disk></devices>'), /disk source 'rel.img' is not an absolute path/],
     [MINIMAL('<devices><disk type="file" device="disk"><source file="/a.img"/><target dev="../x" bus="virtio"/></disk></devices>'), /disk target dev '..\/x' is not supported/],
+    [MINIMAL('<devices><disk type="file" device="disk"><source file="/a.img"/><backingStore type="file"><format type="qcow2"/><source file="b.img"/></backingStore><target dev="vda" bus="virtio"/></disk></devices>'), /backingStore source 'b.img' is not an absolute path/],
+    [MINIMAL('<devices><disk type="file" device="disk"><source file="/a.img"/><backingStore type="file"><source file="/b.img"/></backingStore><target dev="vda" bus="virtio"/></disk></devices>'), /backingStore format '' is not supported/],
+    [MINIMAL('<devices><disk type="file" device="disk"><source file="/a.img"/><backingStore type="file"><format type="qcow2"/><source file="/b.img"/><backingStore type="file"><format type="raw"/><source file="/c.img"/></backingStore></backingStore><target dev="vda" bus="virtio"/></disk></devices>'), /deeper than one level is not supported yet/],
     [MINIMAL('<devices><interface type="direct"><mac address="52:54:00:00:00:01"/></interface></devices>'), /interface type 'direct' is not supported/],
     [MINIMAL('<devices><interface type="user"><mac address="zz"/></interface></devices>'), /interface MAC 'zz' is missing or invalid/],
     [MINIMAL('<devices><serial type="tcp"/></devices>'), /serial type 'tcp' is not supported/],

@@ -188,7 +188,13 @@ describe('hostile qcow2 images', () => {
     for (const backing of [fifo, '/dev/zero']) {
       const path = tmp.file(`over${n++}.qcow2`);
       qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', backing, '-F', 'raw', path, '16M');
-      expectError(() => openAndRead(path), backing === fifo ? /is a FIFO, not an image file/ : /\/dev\/zero is a character device, not an image file/);
+      if (backing === fifo) {
+        expectError(() => openAndRead(path), /is a FIFO, not an image file/);
+      } else {
+        // Outside the image's directory it is refused by name; allowed, by its type.
+        expectError(() => openAndRead(path), /backing file '\/dev\/zero' is outside the image's directory/);
+        expectError(() => openImage(path, { readOnly: true, allowBacking: ['/dev'] }), /\/dev\/zero is a character device, not an image file/);
+      }
     }
     expectError(() => openImage(fifo, { readOnly: true }), /is a FIFO, not an image file/);
   });

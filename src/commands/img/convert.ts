@@ -3,6 +3,7 @@
 import { Args, Flags } from '@oclif/core';
 import cliProgress from 'cli-progress';
 import { BaseCommand } from '../../cli/base-command.js';
+import { allowBackingFlag } from '../../cli/image-flags.js';
 import { convertImage } from '../../storage/convert-image.js';
 import { parseCreateOptions } from '../../storage/create-image.js';
 import { assertFormat } from '../../storage/image-info.js';
@@ -18,6 +19,7 @@ export default class ImgConvert extends BaseCommand {
     'output-format': Flags.string({ char: 'O', options: ['raw', 'qcow2'], default: 'raw', description: 'destination format' }),
     options: Flags.string({ char: 'o', description: 'destination options (cluster_size=)' }),
     progress: Flags.boolean({ char: 'p', default: false, description: 'show progress' }),
+    'allow-backing': allowBackingFlag,
   };
 
   async run(): Promise<void> {
@@ -39,7 +41,7 @@ export default class ImgConvert extends BaseCommand {
     try {
       convertImage({
         src: args.src, srcFormat: assertFormat(flags.format), dst: args.dst,
-        dstFormat: assertFormat(flags['output-format']) ?? 'raw', clusterSizeBytes: o.clusterSizeBytes, onProgress,
+        dstFormat: assertFormat(flags['output-format']) ?? 'raw', clusterSizeBytes: o.clusterSizeBytes, onProgress, allowBacking: flags['allow-backing'],
       });
     } finally {
       bar?.stop();

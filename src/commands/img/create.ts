@@ -1,6 +1,7 @@
 // `tsvirt img create` (qemu-img create): flags in, createImage, one line out.
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from '../../cli/base-command.js';
+import { allowBackingFlag } from '../../cli/image-flags.js';
 import { createImage, parseCreateOptions } from '../../storage/create-image.js';
 import { parseSize } from '../../storage/size.js';
 import { assertFormat } from '../../storage/image-info.js';
@@ -23,6 +24,7 @@ export default class ImgCreate extends BaseCommand {
     'backing-format': Flags.string({ char: 'F', options: ['raw', 'qcow2'], description: 'backing file format' }),
     options: Flags.string({ char: 'o', description: 'cluster_size=, preallocation=off|metadata|falloc|full, lazy_refcounts=on|off, refcount_bits=' }),
     quiet: Flags.boolean({ char: 'q', default: false, description: 'print nothing' }),
+    'allow-backing': allowBackingFlag,
   };
 
   async run(): Promise<void> {
@@ -36,6 +38,7 @@ export default class ImgCreate extends BaseCommand {
       backingFile: flags.backing ?? o.backingFile,
       backingFormat: assertFormat(flags['backing-format']) ?? o.backingFormat,
       overwrite: true,
+      allowBacking: flags['allow-backing'],
     });
     if (!flags.quiet) this.log(`Formatting '${img.path}', fmt=${img.format} size=${img.sizeBytes}`);
   }

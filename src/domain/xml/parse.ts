@@ -101,6 +101,7 @@ function parseDisk(n: Node): Disk {
   const boot = list(n.boot)[0];
   const serial = textOf(n.serial);
   if (serial !== undefined && !DISK_SERIAL_PATTERN.test(serial)) bad(`disk serial '${serial}' is invalid`);
+  const backingStore = parseBackingStore(n.backingStore);
   return {
     device,
     sourcePath: source,
@@ -113,7 +114,21 @@ function parseDisk(n: Node): Disk {
     discardUnmap: discard === 'unmap',
     serial,
     bootOrder: boot === undefined ? undefined : positiveInt('disk boot order', attr(boot, 'order')),
+    ...(backingStore ? { backingStore } : {}),
   };
+}
+
+/** A user-specified <backingStore> of one level; an empty one says "no backing file". */
+function parseBackingStore(v: unknown): Disk['backingStore'] {
+  if (v === undefined || v === '') return undefined;
+  if (Array.isArray(v)) bad('a disk has more than one <backingStore>');
+  const n = node(v);
+  if (attr(n, 'type') !== 'file') bad(`backingStore type '${attr(n, 'type') ?? ''}' is not supported (file)`);
+  if (n.backingStore !== undefined && n.backingStore !== '') bad('a <backingStore> chain deeper than one level is not supported yet');
+  const path = n.source === undefined ? undefined : attr(node(n.source), 'file');
+  if (path === undefined || !path.startsWith('/')) bad(`backingStore source '${path ?? ''}' is not an absolute path`);
+  const format = oneOfValue<DiskFormat>('backingStore format', attr(node(n.format), 'type'), ['raw', 'qcow2']);
+  return { path, format };
 }
 
 function parseInterface(n: Node): NetworkInterface {

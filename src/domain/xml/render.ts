@@ -45,6 +45,13 @@ function renderDisk(w: XmlWriter, d: Disk): void {
   w.open('disk', [['type', 'file'], ['device', d.device]]);
   w.empty('driver', [['name', 'qemu'], ['type', d.format], ['cache', d.cache], ['discard', d.discardUnmap ? 'unmap' : undefined]]);
   if (d.sourcePath !== undefined) w.empty('source', [['file', d.sourcePath]]);
+  if (d.backingStore !== undefined) {
+    // libvirt's user-specified backing chain: one level, the store the user named.
+    w.open('backingStore', [['type', 'file']]);
+    w.empty('format', [['type', d.backingStore.format]]);
+    w.empty('source', [['file', d.backingStore.path]]);
+    w.close('backingStore');
+  }
   w.empty('target', [['dev', d.targetDev], ['bus', d.bus]]);
   if (d.serial !== undefined) w.text('serial', d.serial);
   if (d.readonly) w.empty('readonly');

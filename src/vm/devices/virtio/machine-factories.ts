@@ -28,6 +28,8 @@ export interface VirtioBlkImageOptions {
   /** --disk serial= (GET_ID; 20 bytes at most reach the guest). */
   serial?: string;
   cache?: BlkCacheMode;
+  /** Backing files the user allowed outside the image's directory (storage/qcow2/backing.ts). */
+  allowBacking?: readonly string[];
 }
 
 const CACHE_MODES: readonly BlkCacheMode[] = ['none', 'directsync', 'writethrough', 'writeback', 'unsafe'];
@@ -38,7 +40,7 @@ export function virtioBlkFromImage(platform: VirtioPlatform, opts: VirtioBlkImag
     throw new TsvirtError(`unknown disk cache mode '${String(opts.cache)}'`, `use one of ${CACHE_MODES.join(', ')}`);
   }
   const readOnly = opts.readOnly === true;
-  const disk = openImage(opts.path, { readOnly, ...(opts.format ? { format: opts.format } : {}) });
+  const disk = openImage(opts.path, { readOnly, ...(opts.format ? { format: opts.format } : {}), ...(opts.allowBacking ? { allowBacking: opts.allowBacking } : {}) });
   try {
     return createVirtioBlk({ ...platform, device: disk, serial: opts.serial, cache: opts.cache, readOnly });
   } catch (err) {
