@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Writable } from 'node:stream';
+import { abortReasonText } from '../lib/interrupts.js';
 import { TsvirtError } from '../lib/errors.js';
 import { openImage, type ImageFormat } from '../storage/open-image.js';
 import { placePartitions, writePartitionLayout } from '../storage/partition/partition-table.js';
@@ -193,7 +194,7 @@ export async function runInstall(job: InstallJob, deps: InstallDeps): Promise<In
     }
   };
   const prepared = await timed('prepare', () => prepareInstall(job, deps.fetcher, progress));
-  if (deps.signal?.aborted) throw new TsvirtError('interrupted before anything was created');
+  if (deps.signal?.aborted) throw new TsvirtError(`${abortReasonText(deps.signal)} before anything was created`);
 
   let provisioned: ProvisionedDisks | undefined;
   const work = mkdtempSync(join(deps.tmpDir ?? tmpdir(), 'tsvirt-install-'));
@@ -246,7 +247,7 @@ export async function runInstall(job: InstallJob, deps: InstallDeps): Promise<In
       const stop = linked(deps.signal);
       const tap = new StatusTap(deps.console.stdout, () => stop.abort());
       const result = await runGuest(spec, { ...deps.console, stdout: tap, signal: stop.signal });
-      if (deps.signal?.aborted) throw new TsvirtError('the install was interrupted; the disks it created were removed');
+      if (deps.signal?.aborted) throw new TsvirtError(`the install was ${abortReasonText(deps.signal)}; the disks it created were removed`);
       if (!tap.status) {
         throw new TsvirtError(
           `the installer stopped without reporting (${result.kind}${result.message ? `: ${result.message}` : ''}); last console lines:\n${result.lastConsoleLines.slice(-10).join('\n')}`,
