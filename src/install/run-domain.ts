@@ -17,7 +17,7 @@ import { checkKvmUsable } from '../vm/accel/kvm/kvm-vm.js';
 import { machineResultError } from '../vm/machine/machine-result.js';
 import type { ConsoleIo, MachineResult } from '../vm/machine/index.js';
 import type { Fetcher } from './fetch/index.js';
-import { runOnVmCore, type GuestRunner, type GuestSpec } from './guest-machine.js';
+import { checkEmulatable, runOnVmCore, type GuestRunner, type GuestSpec } from './guest-machine.js';
 import { runInstall, type InstallDisk, type InstallOutcome } from './run-install.js';
 
 export interface RunDomainDeps {
@@ -43,16 +43,33 @@ export interface Detached {
 
 const GIB = 1024 ** 3;
 
+/**
+ * Throws the TsvirtError the real run would stop with before it fetches or creates
+ * anything: the install method, what the VM core cannot run, a kvm domain without a
+ * usable /dev/kvm. `--dry-run` calls it too, so it fails where the run would.
+ */
+export function checkRunPossible(plan: FrontEndPlan): void {
+  const { specs, finalPhase: domain } = plan;
+  const method = plan.dryRunPlan.media.method;
+  if (method === 'cdrom') throw new TsvirtError('--cdrom installs are not supported by the VM core yet', 'use --location with the ISO (tsvirt reads install trees from ISO images)');
+  if (method === 'pxe') throw new TsvirtError('--pxe installs are not supported by the VM core yet', 'use --location');
+  if (method === 'location' && specs.transient) {
+    // Nothing is saved, but the install itself runs these disks and NICs.
+    checkEmulatable({ disks: guestDisks(domain), nics: guestNics(domain) });
+  } else {
+    checkRunnable(domain);
+  }
+  if (domain.type === 'kvm') checkKvmUsable({ vcpus: domain.vcpusCurrent });
+}
+
 export async function runDomain(plan: FrontEndPlan, deps: RunDomainDeps): Promise<RunDomainOutcome> {
   const { specs, finalPhase: domain } = plan;
   const method = plan.dryRunPlan.media.method;
   const runGuest = deps.runGuest ?? runOnVmCore;
-  // A kvm domain needs a usable /dev/kvm: say so before anything is fetched or created.
-  if (domain.type === 'kvm' && (method === 'location' || method === 'boot' || method === 'import')) checkKvmUsable({ vcpus: domain.vcpusCurrent });
+  checkRunPossible(plan);
   switch (method) {
     case 'location': {
       if (!specs.location) throw new Error('location install without a location');
-      if (!specs.transient) checkRunnable(domain); // the definition saved afterwards must be runnable
       const detach = specs.noautoconsole && !specs.noreboot;
       const toCreate = new Map(plan.dryRunPlan.disksToCreate.map((d) => [d.path, d]));
       const disks: InstallDisk[] = guestDisks(domain).map((g) => {
@@ -101,9 +118,8 @@ export async function runDomain(plan: FrontEndPlan, deps: RunDomainDeps): Promis
       return { kind: 'boot', result: await runChecked(runGuest, spec, domain, deps, specs.waitMinutes) };
     }
     case 'cdrom':
-      throw new TsvirtError('--cdrom installs are not supported by the VM core yet', 'use --location with the ISO (tsvirt reads install trees from ISO images)');
     case 'pxe':
-      throw new TsvirtError('--pxe installs are not supported by the VM core yet', 'use --location');
+      throw new Error(`checkRunPossible let a ${method} install through`);
   }
 }
 

@@ -162,4 +162,24 @@ describe('tsvirt-install binary', () => {
     expect(r).toEqual({ status: 1, stdout: '', stderr: `${accelWarning()}ERROR --pxe installs are not supported by the VM core yet; use --location\n` });
     expect(snapshot(root)).toEqual(before);
   });
+
+  // Issue 16: "Dry run completed successfully" followed by a refusal of the real run misled.
+  it.each([
+    [['--cdrom', 'files/disk.qcow2'], 'ERROR --cdrom installs are not supported by the VM core yet; use --location with the ISO (tsvirt reads install trees from ISO images)'],
+    [['--import', '--graphics', 'vnc'], `ERROR domain 'same': <graphics type="vnc"> is not supported by the tsvirt VM core; remove <graphics> (virt-install --graphics none); the console is the serial port`],
+    [['--import', '--network', 'user,model=e1000'], `ERROR domain 'same': <interface> <model type="e1000"> (52:54:00:00:00:01) is not supported by the tsvirt VM core; use <model type="virtio"/>`],
+  ])('--dry-run fails where the real run would: %j', (method, error) => {
+    const before = snapshot(root);
+    const args = ['--name', 'same', '--memory', '1024', '--disk', 'files/disk.qcow2', '--osinfo', 'fedora41', ...method];
+    const mac = (text: string) => text.replace(/52:54:00(:[0-9a-f]{2}){3}/, '52:54:00:00:00:01');
+    const dry = run([...args, '--dry-run']);
+    expect(dry.status).toBe(1);
+    expect(dry.stdout).not.toContain('Dry run completed successfully');
+    expect(mac(dry.stderr)).toBe(`${accelWarning()}${error}\n`);
+    // --print-xml still shows what the options mean.
+    expect(run([...args, '--print-xml']).status).toBe(0);
+    // The real run says the same.
+    expect(mac(run([...args, '--transient']).stderr)).toBe(`${accelWarning()}${error}\n`);
+    expect(snapshot(root)).toEqual(before);
+  });
 });
