@@ -14,6 +14,7 @@
 //    table freed.
 // Leaves out: refcount overflow handling beyond refusing (internal snapshots are what
 // make counts exceed 1, and tsvirt does not create them).
+import assert from 'node:assert/strict';
 import type { ImageFile } from '../image-file.js';
 import { TsvirtError } from '../../lib/errors.js';
 import { OFF_REFCOUNT_TABLE_OFFSET, QCOW_MAX_REFTABLE_SIZE, corrupt } from './header.js';
@@ -42,6 +43,7 @@ export class Refcounts {
    */
   private readonly claimed: Array<[number, number]> = [];
   private deferTableWrites = false;
+  private growing = false;
 
   constructor(
     private readonly file: ImageFile,
@@ -183,8 +185,23 @@ export class Refcounts {
   }
 
   private growTable(minEntries: number): void {
+    // Setting the counts of the new table's clusters must never need a table growth of
+    // its own: a nested growth would free the old table and switch the header while this
+    // one still holds a stale copy, which it then writes and frees a second time.
+    assert(!this.growing, 'refcount table growth re-entered');
     const wanted = Math.max(minEntries + 1, Math.ceil(this.tableEntries * 1.5));
-    const newClusters = Math.ceil((wanted * 8) / this.clusterSize) + 1;
+    let newClusters = Math.ceil((wanted * 8) / this.clusterSize) + 1;
+    // The new table goes where findFree puts it, which during a large allocation (the L1
+    // table of a much larger disk) is past the whole claimed range: it must cover its own
+    // clusters and the refcount blocks made for them, placed right after it. (A 512-byte
+    // cluster image whose table covered just its 8 MiB, grown to 100 GiB, nested here.)
+    for (;;) {
+      const at = this.findFree(newClusters).start;
+      const lastCluster = at + newClusters + Math.ceil(newClusters / this.entriesPerBlock) + 2;
+      const covering = Math.ceil(((Math.floor(lastCluster / this.entriesPerBlock) + 1) * 8) / this.clusterSize);
+      if (covering <= newClusters) break;
+      newClusters = covering;
+    }
     if (newClusters * this.clusterSize > QCOW_MAX_REFTABLE_SIZE) {
       throw new TsvirtError(`${this.path}: the refcount table would exceed ${QCOW_MAX_REFTABLE_SIZE} bytes`, 'use a larger cluster size for an image this large');
     }
@@ -195,11 +212,13 @@ export class Refcounts {
     this.table = newTable;
     this.tableEntries = newTable.length / 8;
     this.deferTableWrites = true;
+    this.growing = true;
     let newOffset: number;
     try {
       newOffset = this.allocate(newClusters);
     } finally {
       this.deferTableWrites = false;
+      this.growing = false;
     }
     // New blocks and counts first, then the new table, then the header switches to it.
     this.cache.flush();
