@@ -388,7 +388,7 @@ export function buildInstall(specs: InstallSpecs, ctx: BuildContext, variants: r
   const base: Domain = {
     type: ctx.virtType,
     name,
-    uuid: ctx.uuid(),
+    uuid: specs.uuid ?? ctx.uuid(),
     osinfo: variant.osinfo,
     ...memory,
     vcpusMax: vcpus.max,

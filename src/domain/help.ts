@@ -22,7 +22,7 @@ export function formatInstallHelp(): string {
     'Create a new virtual machine from specified install media.',
     '',
     'options:',
-    ...INSTALL_OPTIONS.filter((o) => o.group === 'options').flatMap(describe),
+    ...INSTALL_OPTIONS.filter((o) => o.group === 'options' && !o.hidden).flatMap(describe),
   ];
   for (const group of OPTION_GROUPS) {
     const opts = INSTALL_OPTIONS.filter((o) => o.group === group);

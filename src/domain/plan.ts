@@ -120,7 +120,7 @@ function toPlan(specs: InstallSpecs, { built, accelNote }: { built: BuiltInstall
     domain: d,
     installPhase: built.installPhase,
     finalPhase: d,
-    warnings: built.warnings,
+    warnings: [...specs.optionWarnings, ...built.warnings],
     accelNote,
     dryRunPlan: {
       name: d.name,

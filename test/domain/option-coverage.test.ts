@@ -6,13 +6,14 @@ import { split } from 'shlex';
 import { INSTALL_OPTIONS } from '../../src/domain/index.js';
 import { tokenizeSubOptions } from '../../src/domain/options/suboptions.js';
 import { INVALID_LINES, VALID_LINES } from './command-lines.js';
+import { LEGACY_ERRORS, LEGACY_LINES, LEGACY_NOT_YET } from './legacy-lines.js';
 import { readReferenceCases } from './reference-fixtures.js';
 
 /** Command lines run elsewhere (install-cli.test.ts) with options the tables cannot show. */
 const CLI_LINES = ['--help', '-h', '--version', '--osinfo list', '--os-variant list'];
 
 function exercised(): { options: Set<string>; keys: Set<string> } {
-  const lines = [...VALID_LINES.map((v) => v.line), ...INVALID_LINES.map((v) => v.line), ...readReferenceCases().map((c) => c.args), ...CLI_LINES];
+  const lines = [...VALID_LINES.map((v) => v.line), ...INVALID_LINES.map((v) => v.line), ...LEGACY_LINES, ...LEGACY_ERRORS.map(([l]) => l), ...LEGACY_NOT_YET.map(([l]) => l), ...readReferenceCases().map((c) => c.args), ...CLI_LINES];
   const options = new Set<string>();
   const keys = new Set<string>();
   const byName = new Map(INSTALL_OPTIONS.flatMap((o) => o.names.map((n) => [n, o] as const)));

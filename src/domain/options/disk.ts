@@ -84,6 +84,7 @@ export const DISK: SubOptionTable<DiskOptions> = {
     'target.dev': targetDev,
     'target.bus': bus,
   },
+  bare: { sparse: 'yes' },
   summary: 'Specify storage: an existing image, a new one (size= in GiB), a cdrom or floppy.',
   examples: ['--disk size=10', '--disk /my/existing/disk.qcow2,cache=none', '--disk device=cdrom,bus=sata', '--disk none'],
 };

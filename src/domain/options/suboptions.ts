@@ -64,6 +64,12 @@ export interface SubOptionTable<S> {
   readonly keys: { readonly [K in keyof S & string]-?: ValueParser<NonNullable<S[K]>> };
   /** Bare tokens the option accepts anywhere (e.g. --boot's device names). */
   readonly flags?: readonly string[];
+  /**
+   * Keys virt-install accepts without a value, and the value they then stand for
+   * (`--disk ...,sparse` is sparse=yes). Any other key written bare is an error, as in
+   * virt-install ("Option 'readonly' had no value set").
+   */
+  readonly bare?: { readonly [K in keyof S & string]?: string };
   /** Shown by --help. */
   readonly summary: string;
   readonly examples?: readonly string[];
@@ -93,9 +99,18 @@ export function parseSubOptions<S>(table: SubOptionTable<S>, text: string): Pars
       value = key === undefined ? value : `${key}=${value}`;
       key = table.first;
     } else if (key === undefined) {
-      if (table.flags?.includes(value)) flags.push(value);
-      else unknown.push(value);
-      return;
+      if (table.flags?.includes(value)) {
+        flags.push(value);
+        return;
+      }
+      if (!(value in keys)) {
+        unknown.push(value);
+        return;
+      }
+      const implied = (table.bare as Record<string, string> | undefined)?.[value];
+      if (implied === undefined) throw new TsvirtError(`${table.option} ${text}: Option '${value}' had no value set`, `write ${value}=VALUE`);
+      key = value;
+      value = implied;
     }
     if (!(key in keys)) {
       unknown.push(key);
