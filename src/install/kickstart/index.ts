@@ -2,8 +2,8 @@
 // print (normalized), and prepare (find + fetch + validate for an install).
 export type { Kickstart, KsCommand, KsScript, KsPackages, KsAddon, KsProblem, KsLocation, KsOptionValue } from './model.js';
 export { formatProblem, lastCommand, allCommands } from './model.js';
-export { parseKickstart, loadKickstart, MAX_INCLUDE_DEPTH, MAX_INCLUDES, MAX_EXPANDED_BYTES, MAX_EXPANDED_LINES } from './parser.js';
-export type { ParseResult } from './parser.js';
+export { parseKickstart, loadKickstart, MAX_INCLUDE_DEPTH, MAX_INCLUDES, MAX_EXPANDED_BYTES, MAX_EXPANDED_LINES, MAX_EXPANSION_MS } from './parser.js';
+export type { ParseResult, ParseOptions } from './parser.js';
 export { validateKickstartSource, validateKickstartText, crossCheck } from './validate.js';
 export type { ValidationResult } from './validate.js';
 export { printKickstart } from './print.js';

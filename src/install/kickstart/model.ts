@@ -67,8 +67,16 @@ export interface KsProblem {
   readonly message: string;
 }
 
+/**
+ * Problems quote what the kickstart wrote, which may be a value of megabytes (a 3 MB host
+ * name made a 3 MB ERROR line); what is shown of a message stops here.
+ */
+export const MAX_PROBLEM_MESSAGE_CHARS = 1000;
+
 export function formatProblem(p: KsProblem): string {
-  return `${p.file}:${p.line}: ${p.severity === 'warning' ? 'warning: ' : ''}${p.message}`;
+  const over = p.message.length - MAX_PROBLEM_MESSAGE_CHARS;
+  const message = over > 0 ? `${p.message.slice(0, MAX_PROBLEM_MESSAGE_CHARS)}... (${over} more characters)` : p.message;
+  return `${p.file}:${p.line}: ${p.severity === 'warning' ? 'warning: ' : ''}${message}`;
 }
 
 /** The last occurrence of a command (singletons: the later one wins, as in pykickstart). */

@@ -5,8 +5,10 @@
 // %end (required in current syntax), %include and %ksappend read in place (paths
 // relative to the including file, URLs through the Fetcher; cycles and nesting deeper
 // than MAX_INCLUDE_DEPTH are errors). A command line ending in a backslash continues on
-// the next line. Option semantics come from command-table.ts; cross-command rules live
-// in validate.ts.
+// the next line. Text must be UTF-8, as pykickstart reads it: bytes that do not decode
+// are an error at their line, never replaced. Option semantics come from
+// command-table.ts; cross-command rules live in validate.ts.
+import { isUtf8 } from 'node:buffer';
 import { resolve } from 'node:path';
 import { FetchNotFoundError, type Fetcher } from '../fetch/fetcher.js';
 import { classifySource } from '../fetch/source-kind.js';
@@ -26,6 +28,17 @@ const MAX_KICKSTART_BYTES = 4 * 1024 * 1024;
 export const MAX_INCLUDES = 256;
 export const MAX_EXPANDED_BYTES = 16 * 1024 * 1024;
 export const MAX_EXPANDED_LINES = 1_000_000;
+/**
+ * Time for reading a kickstart with everything it includes, the fetcher's deadline for one
+ * small resource: each read had its own deadline, so 256 includes from a server answering
+ * each one slowly (a byte at a time, or a 404 after 29 s) took hours.
+ */
+export const MAX_EXPANSION_MS = 60_000;
+
+export interface ParseOptions {
+  /** Time allowed for reading the kickstart and everything it includes (MAX_EXPANSION_MS). */
+  readonly deadlineMs?: number;
+}
 
 export interface ParseResult {
   readonly kickstart: Kickstart;
@@ -69,19 +82,56 @@ interface OpenSection {
 }
 
 /** Fetches and parses a kickstart from a path or URL. */
-export async function loadKickstart(source: string, fetcher: Fetcher): Promise<ParseResult> {
-  const text = await readKickstartText(source, fetcher);
-  return parseKickstart(text, source, fetcher);
+export async function loadKickstart(source: string, fetcher: Fetcher, opts: ParseOptions = {}): Promise<ParseResult> {
+  const deadline = expansionDeadline(opts);
+  const p = new KickstartParser(source, deadline, fetcher);
+  let text: string;
+  try {
+    text = await readKickstartText(source, fetcher, deadline.at);
+  } catch (err) {
+    if (!(err instanceof NotUtf8Error)) throw err;
+    p.notUtf8(source, err);
+    return p.finish();
+  }
+  await p.feed(text, source, [identity(source)]);
+  return p.finish();
 }
 
-async function readKickstartText(source: string, fetcher: Fetcher): Promise<string> {
-  const bytes = await fetcher.fetchBytes(source, { maxBytes: MAX_KICKSTART_BYTES });
-  return Buffer.from(bytes).toString('utf8');
+interface Deadline {
+  readonly at: number;
+  readonly ms: number;
+}
+
+function expansionDeadline(opts: ParseOptions): Deadline {
+  const ms = opts.deadlineMs ?? MAX_EXPANSION_MS;
+  return { at: Date.now() + ms, ms };
+}
+
+/** Bytes that are not UTF-8, first seen on `line`. */
+class NotUtf8Error extends Error {
+  constructor(readonly line: number) {
+    super(`not valid UTF-8 (line ${line})`);
+  }
+}
+
+async function readKickstartText(source: string, fetcher: Fetcher, deadline: number): Promise<string> {
+  // Whole seconds, so a deadline error reads "within its deadline of 12 s".
+  const deadlineMs = Math.max(1000, Math.ceil((deadline - Date.now()) / 1000) * 1000);
+  const bytes = Buffer.from(await fetcher.fetchBytes(source, { maxBytes: MAX_KICKSTART_BYTES, deadlineMs }));
+  if (isUtf8(bytes)) return bytes.toString('utf8');
+  // A '\n' byte is never part of a multi-byte sequence, so lines can be checked one by one.
+  let line = 1;
+  for (let start = 0; ; line++) {
+    const end = bytes.indexOf(0x0a, start);
+    if (!isUtf8(bytes.subarray(start, end < 0 ? bytes.length : end)) || end < 0) break;
+    start = end + 1;
+  }
+  throw new NotUtf8Error(line);
 }
 
 /** Parses kickstart text; `source` names it in messages and anchors relative %include paths. */
-export async function parseKickstart(text: string, source: string, fetcher?: Fetcher): Promise<ParseResult> {
-  const p = new KickstartParser(source, fetcher);
+export async function parseKickstart(text: string, source: string, fetcher?: Fetcher, opts: ParseOptions = {}): Promise<ParseResult> {
+  const p = new KickstartParser(source, expansionDeadline(opts), fetcher);
   await p.feed(text, source, [identity(source)]);
   return p.finish();
 }
@@ -104,7 +154,12 @@ class KickstartParser {
   /** Set when a budget ran out: nothing more is read or parsed. */
   private exhausted = false;
 
-  constructor(private readonly source: string, private readonly fetcher?: Fetcher) {}
+  constructor(private readonly source: string, private readonly deadline: Deadline, private readonly fetcher?: Fetcher) {}
+
+  /** A file whose bytes are not UTF-8: pykickstart cannot read it, and a replaced byte would change a password. */
+  notUtf8(file: string, err: NotUtf8Error): void {
+    this.error({ file, line: err.line }, 'the file is not valid UTF-8; save it as UTF-8');
+  }
 
   /** Counts text against the budgets; false (with one error) once one is exceeded. */
   private spend(at: KsLocation, bytes: number, lines: number): boolean {
@@ -233,10 +288,19 @@ class KickstartParser {
       this.error(at, `${kind} nested more than ${MAX_INCLUDE_DEPTH} deep`);
       return;
     }
+    if (Date.now() >= this.deadline.at) {
+      this.error(at, `reading the kickstart with its includes took more than ${this.deadline.ms / 1000} s, the limit; parsing stopped here`);
+      this.exhausted = true;
+      return;
+    }
     let text: string;
     try {
-      text = await readKickstartText(target, this.fetcher);
+      text = await readKickstartText(target, this.fetcher, this.deadline.at);
     } catch (err) {
+      if (err instanceof NotUtf8Error) {
+        this.notUtf8(target, err);
+        return;
+      }
       if (err instanceof FetchNotFoundError && /^\/(tmp|run)\//.test(args[0])) {
         // Files the kickstart names under /tmp or /run are usually written by %pre inside
         // the installer. The path as written decides, not where a relative path resolves
@@ -244,8 +308,15 @@ class KickstartParser {
         this.warn(at, `${kind} file ${target} cannot be checked before the install (written by %pre?)`);
         return;
       }
-      const why = err instanceof FetchNotFoundError ? '' : `: ${(err as Error).message}`;
-      this.error(at, `Unable to open ${kind} file: ${target}${why}`);
+      if (err instanceof FetchNotFoundError) {
+        this.error(at, `Unable to open ${kind} file: ${target}`);
+        return;
+      }
+      // Anything but "not found" (too slow, too large, refused, 5xx, reset) is the source
+      // misbehaving: as in pykickstart, whose parse ends at a failed include, nothing more
+      // is read, so a kickstart naming it 256 times does not wait 256 times.
+      this.error(at, `Unable to open ${kind} file: ${target}: ${(err as Error).message}; parsing stopped here`);
+      this.exhausted = true;
       return;
     }
     await this.feed(text, target, [...stack, id]);

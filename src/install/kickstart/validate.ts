@@ -7,7 +7,7 @@
 import type { Fetcher } from '../fetch/fetcher.js';
 import { lookupCommand } from './command-table.js';
 import type { Kickstart, KsCommand, KsProblem } from './model.js';
-import { loadKickstart, parseKickstart } from './parser.js';
+import { loadKickstart, parseKickstart, type ParseOptions } from './parser.js';
 
 export interface ValidationResult {
   readonly kickstart: Kickstart;
@@ -92,13 +92,13 @@ function result(kickstart: Kickstart, parseProblems: KsProblem[]): ValidationRes
 }
 
 /** Validates a kickstart given as a path or URL. */
-export async function validateKickstartSource(source: string, fetcher: Fetcher): Promise<ValidationResult> {
-  const { kickstart, problems } = await loadKickstart(source, fetcher);
+export async function validateKickstartSource(source: string, fetcher: Fetcher, opts: ParseOptions = {}): Promise<ValidationResult> {
+  const { kickstart, problems } = await loadKickstart(source, fetcher, opts);
   return result(kickstart, problems);
 }
 
 /** Validates kickstart text (`source` names it and anchors relative %include paths). */
-export async function validateKickstartText(text: string, source: string, fetcher?: Fetcher): Promise<ValidationResult> {
-  const { kickstart, problems } = await parseKickstart(text, source, fetcher);
+export async function validateKickstartText(text: string, source: string, fetcher?: Fetcher, opts: ParseOptions = {}): Promise<ValidationResult> {
+  const { kickstart, problems } = await parseKickstart(text, source, fetcher, opts);
   return result(kickstart, problems);
 }

@@ -2,6 +2,9 @@
 // Fedora/RHEL/CentOS/Rocky/Alma/SUSE trees and of tsvirt's own trees. Reads both the old
 // layout ([general] family/version/arch) and productmd 1.x ([release] name/version,
 // [tree] arch), [images-ARCH] kernel/initrd and [checksums] (`path = sha256:HEX`).
+// The file comes from the tree's server: a section or a key given twice is an error, as
+// in Python's configparser (strict, what productmd and virt-install read it with), not a
+// silent merge in which the later one wins; names longer than a path can be are refused.
 // Leaves out variants, [stage2] and addons.
 import { parse } from 'ini';
 import { TsvirtError } from '../../lib/errors.js';
@@ -26,8 +29,41 @@ function text(v: unknown): string | undefined {
   return s === '' ? undefined : s;
 }
 
+/** Linux's PATH_MAX: no file name in a tree is longer. */
+const MAX_NAME_CHARS = 4096;
+
+/**
+ * configparser's strict rules (DuplicateSectionError, DuplicateOptionError; option names
+ * compare case-insensitively, section names exactly), which the ini package does not keep.
+ */
+function checkDuplicates(content: string, where: string): void {
+  const sections = new Map<string, number>();
+  let keys = new Map<string, number>();
+  let section = '';
+  content.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === '' || line.startsWith(';') || line.startsWith('#')) return;
+    const header = /^\[(.*)\]$/.exec(line);
+    if (header) {
+      section = header[1];
+      const first = sections.get(section);
+      if (first !== undefined) throw new TsvirtError(`${where}: section [${section}] appears twice (lines ${first} and ${i + 1})`, 'is this a well-formed install tree?');
+      sections.set(section, i + 1);
+      keys = new Map();
+      return;
+    }
+    const eq = line.indexOf('=');
+    if (eq <= 0) return;
+    const key = line.slice(0, eq).trim().toLowerCase();
+    const first = keys.get(key);
+    if (first !== undefined) throw new TsvirtError(`${where}: ${key} is given twice in [${section}] (lines ${first} and ${i + 1})`, 'is this a well-formed install tree?');
+    keys.set(key, i + 1);
+  });
+}
+
 /** Parses .treeinfo text; `where` names the file in errors. */
 export function parseTreeInfo(content: string, where: string): TreeInfo {
+  checkDuplicates(content, where);
   let doc: Record<string, unknown>;
   try {
     doc = parse(content) as Record<string, unknown>;
@@ -50,6 +86,7 @@ export function parseTreeInfo(content: string, where: string): TreeInfo {
     const entries: Record<string, string> = {};
     for (const [k, v] of Object.entries(value as Section)) {
       const s = text(v);
+      if (s !== undefined && s.length > MAX_NAME_CHARS) throw new TsvirtError(`${where}: [${name}] ${k} is ${s.length} characters long, more than a path can be (${MAX_NAME_CHARS})`);
       if (s !== undefined) entries[k] = s;
     }
     images.set(m[1], entries);
