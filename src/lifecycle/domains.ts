@@ -5,6 +5,7 @@
 // persistent definition and the running guest keeps its live one until it next starts;
 // undefine turns it into a transient domain that disappears when it stops (and refuses to
 // delete storage it is still using); start refuses a domain already running.
+import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 import os from 'node:os';
 import { spawn } from 'node:child_process';
@@ -26,11 +27,46 @@ export { listDomains, domainState, type DomainRow, type DomainState } from './do
 
 const RUNNER_STOP_TIMEOUT_MS = 15_000;
 
+/**
+ * The text of FILE for `tsvirt define`: a regular file (a FIFO or /dev/zero would block or
+ * never end) of at most MAX_DEFINITION_BYTES, read no further than that (a 50 MB file
+ * is refused without being read), in UTF-8 (libvirt's libxml2 refuses other bytes; a
+ * replacement character would otherwise end up in a path).
+ */
+export function readDefinitionFile(path: string): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    throw new TsvirtError(`cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, 'check the path');
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new TsvirtError(`${path} is not a regular file`, 'give the definition as a file, e.g. tsvirt dumpxml NAME > NAME.xml');
+    if (st.size > MAX_DEFINITION_BYTES) throw tooLarge(st.size);
+    const buf = Buffer.alloc(MAX_DEFINITION_BYTES + 1);
+    let n = 0;
+    for (let got = -1; got !== 0 && n < buf.length;) {
+      got = fs.readSync(fd, buf, n, buf.length - n, null);
+      n += got;
+    }
+    // The file grew between fstat and read.
+    if (n > MAX_DEFINITION_BYTES) throw tooLarge(st.size);
+    const bytes = buf.subarray(0, n);
+    if (!isUtf8(bytes)) throw new TsvirtError(`${path} is not valid UTF-8`, 'save the definition as UTF-8, as libvirt writes it');
+    return bytes.toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function tooLarge(bytes: number): TsvirtError {
+  return new TsvirtError(`the definition is ${bytes} bytes, more than the limit of ${MAX_DEFINITION_BYTES}`, 'a domain definition is a few KiB; check the file');
+}
+
 /** `tsvirt define FILE`: parses, checks the VM core can run it, stores it. */
 export function defineDomain(paths: LifecyclePaths, xml: string): { name: string; replaced: boolean; running: boolean } {
-  if (Buffer.byteLength(xml) > MAX_DEFINITION_BYTES) {
-    throw new TsvirtError(`the definition is ${Buffer.byteLength(xml)} bytes, more than the limit of ${MAX_DEFINITION_BYTES}`, 'a domain definition is a few KiB; check the file');
-  }
+  if (Buffer.byteLength(xml) > MAX_DEFINITION_BYTES) throw tooLarge(Buffer.byteLength(xml));
   const domain = parseDomainXml(xml);
   checkDomainName(domain.name);
   validateDefinition(domain, { memoryBytes: os.totalmem() });

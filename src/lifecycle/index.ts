@@ -5,7 +5,7 @@ export { lifecyclePaths, runtimeFiles, type LifecyclePaths } from './state-paths
 export { DefinitionStore } from './definition-store.js';
 export { checkRunnable, guestDisks, guestNics, guestSpecFor } from './domain-guest.js';
 export {
-  listDomains, domainState, defineDomain, dumpDomainXml, startDomain, startAutostartDomains, shutdownDomain,
+  listDomains, domainState, defineDomain, readDefinitionFile, dumpDomainXml, startDomain, startAutostartDomains, shutdownDomain,
   rebootDomain, destroyDomain, undefineDomain, setDomainAutostart, consoleDomain, waitUntilStopped, defineAndStart,
   waitForShutdown,
   type DomainRow, type DomainState,

@@ -3,8 +3,11 @@
 // later `tsvirt define`. Elements tsvirt does not model (controllers, channels, input,
 // sound, video, memballoon, redirdev, pm, emulator, vmport) are skipped; constructs it
 // cannot represent faithfully (non-file disks, other interface or character device types,
-// another domain type) are the user's error. The document is untrusted: every value is
-// checked before it becomes part of the Domain.
+// another domain type, device elements it does not know) are the user's error. The
+// document is untrusted: a DOCTYPE (entity declarations: billion laughs, external
+// entities) and characters XML does not allow are refused before parsing, an element
+// tsvirt reads once must appear once, and every value is checked before it becomes part
+// of the Domain.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { TsvirtError } from '../../lib/errors.js';
 import { parsePortForwardOptions, type PortForwardRule } from '../../vm/net/port-forward.js';
@@ -33,6 +36,11 @@ const parser = new XMLParser({
   isArray: (_name, jpath) => REPEATED.has(String(jpath)),
 });
 
+/** Device elements tsvirt skips: what virt-install and virsh dumpxml add that changes nothing the VM core runs. */
+const SKIPPED_DEVICES = new Set(['emulator', 'controller', 'channel', 'input', 'redirdev', 'video', 'sound', 'audio', 'memballoon']);
+/** Device elements tsvirt models. */
+const MODELED_DEVICES = new Set(['disk', 'interface', 'serial', 'console', 'graphics', 'rng']);
+
 function bad(what: string): never {
   throw new TsvirtError(`domain XML: ${what}`, 'fix the XML or define the domain with tsvirt-install');
 }
@@ -56,6 +64,14 @@ function list(v: unknown): Node[] {
   if (v === undefined) return [];
   return (Array.isArray(v) ? v : [v]).map(node);
 }
+/**
+ * Children that tsvirt reads once. The parser turns a repeated element into an array,
+ * which read as "missing" (two <name>s said "no <name>") or as its first value: either
+ * way not what the document says.
+ */
+function once(n: Node, where: string, names: readonly string[]): void {
+  for (const k of names) if (Array.isArray(n[k])) bad(`<${where}> has more than one <${k}>`);
+}
 function oneOfValue<T extends string>(what: string, v: string | undefined, allowed: readonly T[]): T {
   if (v === undefined || !(allowed as readonly string[]).includes(v)) bad(`${what} '${v ?? ''}' is not supported (${allowed.join(', ')})`);
   return v as T;
@@ -66,13 +82,17 @@ function positiveInt(what: string, v: string | undefined): number {
 }
 
 /** libvirt memory units (formatdomain "Memory Allocation"); KiB by default. */
-const UNIT_KIB: Readonly<Record<string, number>> = { b: 1 / 1024, bytes: 1 / 1024, k: 1, KiB: 1, KB: 1000 / 1024, M: 1024, MiB: 1024, MB: 1e6 / 1024, G: 1024 ** 2, GiB: 1024 ** 2, GB: 1e9 / 1024 };
+const UNIT_KIB: Readonly<Record<string, number>> = {
+  b: 1 / 1024, bytes: 1 / 1024, k: 1, KiB: 1, KB: 1000 / 1024, M: 1024, MiB: 1024, MB: 1e6 / 1024, G: 1024 ** 2, GiB: 1024 ** 2, GB: 1e9 / 1024,
+  T: 1024 ** 3, TiB: 1024 ** 3, TB: 1e12 / 1024, P: 1024 ** 4, PiB: 1024 ** 4, PB: 1e15 / 1024, E: 1024 ** 5, EiB: 1024 ** 5, EB: 1e18 / 1024,
+};
 
 function memory(what: string, v: unknown): number | undefined {
   if (v === undefined) return undefined;
   const n = node(v);
   const unit = attr(n, 'unit') ?? 'KiB';
-  const factor = UNIT_KIB[unit];
+  // Own keys only: unit="constructor" must not find Object's.
+  const factor = Object.hasOwn(UNIT_KIB, unit) ? UNIT_KIB[unit] : undefined;
   if (factor === undefined) bad(`${what} unit '${unit}' is not supported`);
   const kib = positiveInt(what, textOf(v)) * factor;
   if (!Number.isInteger(kib)) bad(`${what} is not a whole number of KiB`);
@@ -86,6 +106,7 @@ function machineOf(m: string | undefined): MachineType {
 }
 
 function parseDisk(n: Node): Disk {
+  once(n, 'disk', ['driver', 'source', 'target', 'serial', 'readonly', 'shareable', 'boot']);
   if (attr(n, 'type') !== 'file') bad(`disk type '${attr(n, 'type') ?? ''}' is not supported (file)`);
   const device = oneOfValue<DiskDevice>('disk device', attr(n, 'device') ?? 'disk', ['disk', 'cdrom', 'floppy']);
   const driver = node(n.driver);
@@ -132,6 +153,7 @@ function parseBackingStore(v: unknown): Disk['backingStore'] {
 }
 
 function parseInterface(n: Node): NetworkInterface {
+  once(n, 'interface', ['source', 'mac', 'model', 'boot']);
   const type = oneOfValue<NetworkInterface['type']>('interface type', attr(n, 'type'), ['user', 'bridge', 'network']);
   const src = node(n.source);
   const source = type === 'bridge' ? attr(src, 'bridge') : type === 'network' ? attr(src, 'network') : undefined;
@@ -174,6 +196,7 @@ function parsePortForwards(n: Node): PortForwardRule[] {
 }
 
 function parseChar(tag: string, n: Node): CharDevice {
+  once(n, tag, ['source']);
   const type = oneOfValue<CharDevice['type']>(`${tag} type`, attr(n, 'type'), ['pty', 'file']);
   if (type === 'pty') return { type };
   const path = attr(node(n.source), 'path');
@@ -218,6 +241,15 @@ function parseCpu(v: unknown): Cpu | undefined {
 }
 
 function parseDomainNode(d: Node): Domain {
+  once(d, 'domain', ['name', 'uuid', 'memory', 'currentMemory', 'vcpu', 'os', 'features', 'clock', 'devices', 'cpu', 'metadata', 'on_poweroff', 'on_reboot', 'on_crash']);
+  once(node(d.os), 'os', ['type', 'kernel', 'initrd', 'cmdline']);
+  once(node(d.cpu), 'cpu', ['model', 'topology']);
+  for (const tag of Object.keys(node(d.devices))) {
+    // A device tsvirt neither models nor knows to be harmless (hostdev, filesystem, tpm...)
+    // is refused by name: dropping it would store, and later run, another machine.
+    if (tag.startsWith('@_') || tag === '#text' || MODELED_DEVICES.has(tag) || SKIPPED_DEVICES.has(tag)) continue;
+    bad(`<devices> has <${tag}>, which tsvirt does not model; remove it`);
+  }
   const type = oneOfValue<VirtType>('domain type', attr(d, 'type'), ['kvm', 'qemu']);
   const name = textOf(d.name);
   if (!name) bad('no <name>');
@@ -285,14 +317,37 @@ function parseDomainNode(d: Node): Domain {
 export function parseDomainXmlDocuments(xml: string): Domain[] {
   const docs = xml.split(/(?<=<\/domain>)/).map((s) => s.trim()).filter((s) => s !== '');
   return docs.map((doc) => {
+    // libvirt writes no DOCTYPE, and its entity declarations are what billion-laughs and
+    // external-entity (file:///etc/shadow) documents are made of.
+    if (/<!DOCTYPE/i.test(doc)) bad('a <!DOCTYPE> is not accepted (libvirt domain XML has none)');
+    checkCharacters(doc);
     const valid = XMLValidator.validate(doc);
     if (valid !== true) bad(`not well-formed: ${valid.err.msg} (line ${valid.err.line})`);
     checkCharacterReferences(doc);
-    const tree = parser.parse(doc) as Node;
+    let tree: Node;
+    try {
+      tree = parser.parse(doc) as Node;
+    } catch (err) {
+      // The parser's own limits (nesting depth among them) end here, named.
+      bad(`not well-formed: ${(err as Error).message}`);
+    }
     const domains = list(tree.domain);
     if (domains.length !== 1) bad('expected one <domain> root element');
     return parseDomainNode(domains[0]);
   });
+}
+
+/**
+ * XML 1.0 §2.2 (Char): control characters other than tab, newline and carriage return, the
+ * noncharacters U+FFFE/U+FFFF and unpaired surrogates are not XML; the parser would take
+ * them into names and paths as they are.
+ */
+function checkCharacters(doc: string): void {
+  const m = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.exec(doc);
+  if (m) {
+    const line = doc.slice(0, m.index).split('\n').length;
+    bad(`not well-formed: the character U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} on line ${line} is not allowed in XML`);
+  }
 }
 
 /**
