@@ -61,6 +61,8 @@ export interface FetcherOptions {
    * byte at a time can otherwise keep every per-read timeout happy for ever.
    */
   readonly minBytesPerSecond?: number;
+  /** Overall deadline of fetchBytes (kickstarts, .treeinfo) when the caller gives none; 60 s. */
+  readonly smallResourceDeadlineMs?: number;
   readonly progress?: ProgressSink;
 }
 
@@ -101,6 +103,7 @@ class GotFetcher implements Fetcher {
   private readonly maxRedirects: number;
   private readonly defaultMaxBytes: number;
   private readonly minBytesPerSecond: number;
+  private readonly smallResourceDeadlineMs: number;
   private readonly progress: ProgressSink;
 
   constructor(o: FetcherOptions) {
@@ -112,6 +115,7 @@ class GotFetcher implements Fetcher {
     this.maxRedirects = o.maxRedirects ?? 5;
     this.defaultMaxBytes = o.defaultMaxBytes ?? DEFAULT_LIMIT_BYTES;
     this.minBytesPerSecond = o.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
+    this.smallResourceDeadlineMs = o.smallResourceDeadlineMs ?? SMALL_RESOURCE_DEADLINE_MS;
     this.progress = o.progress ?? silentProgress;
   }
 
@@ -124,7 +128,7 @@ class GotFetcher implements Fetcher {
   }
 
   async fetchBytes(source: string, opts: FetchOptions = {}): Promise<Uint8Array> {
-    const limited = { ...opts, maxBytes: opts.maxBytes ?? SMALL_RESOURCE_LIMIT_BYTES, deadlineMs: opts.deadlineMs ?? SMALL_RESOURCE_DEADLINE_MS };
+    const limited = { ...opts, maxBytes: opts.maxBytes ?? SMALL_RESOURCE_LIMIT_BYTES, deadlineMs: opts.deadlineMs ?? this.smallResourceDeadlineMs };
     const file = await this.fetchFile(source, limited);
     return new Uint8Array(await readFile(file.path));
   }

@@ -38,8 +38,13 @@ export function isRemoteSource(source: string): boolean {
   return classifySource(source).kind === 'http';
 }
 
+/** A name as an ERROR line quotes it: a hostile document may write megabytes. */
+function quoted(name: string): string {
+  return JSON.stringify(name.length > 200 ? `${name.slice(0, 200)}...` : name);
+}
+
 function refuse(doc: NamingDocument, name: string, why: string): never {
-  throw new TsvirtError(`${doc.source} names ${JSON.stringify(name)}, ${why}`, 'a document fetched from a server may only name files on that server; give other sources on the command line');
+  throw new TsvirtError(`${doc.source} names ${quoted(name)}, ${why}`, 'a document fetched from a server may only name files on that server; give other sources on the command line');
 }
 
 /**
@@ -85,7 +90,7 @@ export function checkRedirect(from: string, location: string): string {
   try {
     target = new URL(location, from);
   } catch {
-    throw new TsvirtError(`${from} redirects to ${JSON.stringify(location)}, which is not a valid URL`, 'check the URL');
+    throw new TsvirtError(`${from} redirects to ${quoted(location)}, which is not a valid URL`, 'check the URL');
   }
   const origin = originOf(from);
   if (target.origin !== origin || (target.protocol !== 'http:' && target.protocol !== 'https:')) {

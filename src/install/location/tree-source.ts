@@ -20,6 +20,12 @@ const SMALL_FILE_LIMIT_BYTES = 1024 * 1024;
  * 100 MiB). Checked as bytes arrive, so an endless body stops here, not at the cache's 8 GiB.
  */
 const BOOT_IMAGE_LIMIT_BYTES = 1024 * 1024 * 1024;
+/**
+ * And their overall deadline: the fetcher's minimum rate alone (1 KiB/s) would let a server
+ * trickling just above it hold an install for days on a 1 GiB "kernel". 30 minutes fetch a
+ * 100 MiB initrd at 60 KiB/s.
+ */
+const BOOT_IMAGE_DEADLINE_MS = 30 * 60_000;
 
 export interface TreeSource {
   readonly kind: TreeSourceKind;
@@ -60,7 +66,7 @@ class DirectoryTreeSource implements TreeSource {
   }
 
   async materialize(path: string, checksum?: Checksum): Promise<string> {
-    return (await this.fetcher.fetchFile(join(this.root, treeRelativePath(path)), { checksum, maxBytes: BOOT_IMAGE_LIMIT_BYTES })).path;
+    return (await this.fetcher.fetchFile(join(this.root, treeRelativePath(path)), { checksum, maxBytes: BOOT_IMAGE_LIMIT_BYTES, deadlineMs: BOOT_IMAGE_DEADLINE_MS })).path;
   }
 
   describe(path: string): string {
@@ -88,7 +94,7 @@ class UrlTreeSource implements TreeSource {
   }
 
   async materialize(path: string, checksum?: Checksum): Promise<string> {
-    return (await this.fetcher.fetchFile(this.url(path), { checksum, label: path.split('/').pop(), maxBytes: BOOT_IMAGE_LIMIT_BYTES })).path;
+    return (await this.fetcher.fetchFile(this.url(path), { checksum, label: path.split('/').pop(), maxBytes: BOOT_IMAGE_LIMIT_BYTES, deadlineMs: BOOT_IMAGE_DEADLINE_MS })).path;
   }
 
   describe(path: string): string {

@@ -97,6 +97,15 @@ describe('resolveNamedSource', () => {
     expect(resolveNamedSource(remote, 'sub/x.ks')).toBe('http://127.0.0.1:8080/trees/f41/sub/x.ks');
     expect(resolveNamedSource(remote, '/other/x.ks')).toBe('http://127.0.0.1:8080/other/x.ks');
     expect(() => resolveNamedSource(remote, 'http://127.0.0.1:8081/x')).toThrow(/which is on http:\/\/127\.0\.0\.1:8081/);
+    // A hostile name of megabytes is quoted short in the ERROR line.
+    let message = '';
+    try {
+      resolveNamedSource(remote, `file:///${'a'.repeat(4 * 1024 * 1024)}`);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/names "file:\/\/\/a{192}\.\.\.", a file: URL/);
+    expect(message.length).toBeLessThan(400);
     expect(resolveNamedSource({ ...remote, trustedOrigins: ['http://127.0.0.1:8081'] }, 'http://127.0.0.1:8081/x')).toBe('http://127.0.0.1:8081/x');
     for (const bad of ['file:///etc/shadow', 'FILE:/etc/shadow', 'ftp://127.0.0.1/x', 'nfs:server:/x', 'data:,x']) expect(() => resolveNamedSource(remote, bad), bad).toThrow(/may not name/);
     expect(() => resolveNamedSource(remote, 'x\0y')).toThrow(/NUL/);
