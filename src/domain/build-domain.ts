@@ -18,7 +18,8 @@ import {
 } from './model.js';
 import type { InstallSpecs } from './options/install-options.js';
 import type { LocationSpec } from './options/location.js';
-import { findOsVariant, GENERIC_VARIANT_ID, loadOsVariants, type OsVariant } from './os-variants.js';
+import { findOsVariant, findOsVariantById, GENERIC_VARIANT_ID, genericVariant, type OsVariant } from './os-variants.js';
+import type { OsinfoDb } from './osinfo/index.js';
 
 /** What src/install reports after resolving a --location tree (kernel/initrd as local files). */
 export interface ResolvedBootMedia {
@@ -82,26 +83,28 @@ export interface BuiltInstall {
   readonly disksToCreate: readonly PlannedDisk[];
   readonly media: MediaPlan;
   readonly warnings: readonly string[];
-  /** The variant defaults that filled a gap, as virt-install reports them ("Using fedora41 default --memory 2048"). */
+  /** The variant defaults that filled a gap, as virt-install reports them ("Using fedora37 default --memory 2048"). */
   readonly defaultsUsed: readonly string[];
 }
 
-function chooseVariant(specs: InstallSpecs, variants: readonly OsVariant[]): OsVariant {
+function chooseVariant(specs: InstallSpecs, db: OsinfoDb | undefined): OsVariant {
   const ov = specs.osVariant;
+  // Resources are looked up for the guest's arch, as virt-install does.
+  const arch = specs.arch ?? 'x86_64';
   if (!ov) {
     throw new TsvirtError(
       '--os-variant/--osinfo OS name is required, but no value was set or detected',
       'pick one with --osinfo NAME (see --osinfo list), or use --osinfo detect=on,require=off',
     );
   }
-  if (ov.kind === 'named') return findOsVariant(ov.name, variants);
-  if (ov.kind === 'osinfo-uri') return findOsVariant(ov.uri, variants);
+  if (ov.kind === 'named') return findOsVariant(ov.name, { arch, db });
+  if (ov.kind === 'osinfo-uri') return findOsVariantById(ov.uri, { arch, db });
   if (ov.kind === 'detect') {
     // Detection from install media is src/install's; until it answers, tsvirt detects nothing.
     if (ov.require) {
       throw new TsvirtError('--os-variant/--osinfo OS name is required, but no value was set or detected', 'detecting the OS from the install media is not supported yet; give --osinfo NAME or require=off');
     }
-    return findOsVariant(GENERIC_VARIANT_ID, variants);
+    return genericVariant(arch);
   }
   throw new TsvirtError('--osinfo list prints the variants; it does not pick one', 'use --osinfo NAME');
 }
@@ -122,9 +125,29 @@ function installMethod(specs: InstallSpecs): InstallMethod {
   throw new TsvirtError('An install method must be specified', 'use --location URL, --cdrom ISO, --pxe, --import or --boot hd|cdrom|kernel=...');
 }
 
+/** Needs a default disk: no --disk given, and a method that installs onto one. */
+function wantsDefaultDisk(specs: InstallSpecs, method: InstallMethod): boolean {
+  return specs.disks.length === 0 && !specs.diskNone && method !== 'boot' && method !== 'import';
+}
+
+/**
+ * virt-install requires --memory and --disk when the OS gives no default for them (an OS
+ * osinfo-db has no resources for, or generic); like virt-install, both are reported at once.
+ */
+function checkRequiredOptions(specs: InstallSpecs, variant: OsVariant, method: InstallMethod): void {
+  const missing = [
+    ...(specs.memory === undefined && variant.memoryMiB === undefined ? ['--memory amount in MiB is required'] : []),
+    ...(wantsDefaultDisk(specs, method) && variant.diskGiB === undefined ? ['--disk storage must be specified (override with --disk none)'] : []),
+  ];
+  if (missing.length > 0) {
+    const what = missing.length > 1 ? 'memory or disk size' : missing[0].startsWith('--memory') ? 'memory' : 'disk size';
+    throw new TsvirtError(missing.join('; '), `${variant.id} has no recommended ${what}${variant.osinfo ? ' in osinfo-db' : ''}`);
+  }
+}
+
 function memoryKiB(specs: InstallSpecs, variant: OsVariant, warnings: string[]): { memoryKiB: number; currentMemoryKiB: number } {
   const m = specs.memory;
-  const currentMiB = m?.currentMemoryMiB ?? m?.memoryMiB ?? variant.memoryMiB;
+  const currentMiB = m?.currentMemoryMiB ?? m?.memoryMiB ?? (variant.memoryMiB as number);
   const maxMiB = m?.memoryMiB ?? currentMiB;
   const toKiB = (mib: number) => Math.round(mib * KIB_PER_MIB);
   if (toKiB(currentMiB) > toKiB(maxMiB)) {
@@ -183,7 +206,7 @@ function planDisks(specs: InstallSpecs, variant: OsVariant, machine: MachineType
     throw new TsvirtError('--import requires at least one --disk', 'give the existing image with --disk PATH');
   }
   // virt-install adds a disk of the variant's recommended size when none is asked for.
-  if (diskSpecs.length === 0 && !specs.diskNone && method !== 'boot') diskSpecs.push({ sizeGiB: variant.diskGiB });
+  if (diskSpecs.length === 0 && !specs.diskNone && method !== 'boot') diskSpecs.push({ sizeGiB: variant.diskGiB as number });
   const drafts: DiskDraft[] = [];
   const create: PlannedDisk[] = [];
   const claimed = new Set<string>();
@@ -257,7 +280,7 @@ function checkDiskSpace(create: readonly PlannedDisk[], ctx: BuildContext, warni
   }
 }
 
-function planInterfaces(specs: InstallSpecs, variant: OsVariant, random: (n: number) => Uint8Array): NetworkInterface[] {
+function planInterfaces(specs: InstallSpecs, variant: OsVariant, machine: MachineType, random: (n: number) => Uint8Array): NetworkInterface[] {
   if (specs.networkNone && specs.networks.length > 0) throw new TsvirtError('--network none cannot be combined with other --network options', 'drop --network none or the other networks');
   if (specs.networkNone) return [];
   const nets = specs.networks.length > 0 ? specs.networks : [{ type: defaultNetworkType() } as const];
@@ -266,7 +289,7 @@ function planInterfaces(specs: InstallSpecs, variant: OsVariant, random: (n: num
     const mac = n.mac ?? generateMac(random);
     if (macs.has(mac)) throw new TsvirtError(`--network: MAC address ${mac} is used twice`, 'give each interface its own mac=');
     macs.add(mac);
-    return { type: n.type, source: n.source, mac, model: n.model ?? defaultNicModel(variant), bootOrder: n.bootOrder, ...(n.portForwards ? { portForwards: n.portForwards } : {}) };
+    return { type: n.type, source: n.source, mac, model: n.model ?? defaultNicModel(variant, machine), bootOrder: n.bootOrder, ...(n.portForwards ? { portForwards: n.portForwards } : {}) };
   });
 }
 
@@ -323,7 +346,7 @@ function planMedia(specs: InstallSpecs, method: InstallMethod, variant: OsVarian
     // install layer resolves it. The boot files land in the boot directory either way.
     kernel = { from: location.kernel ? joinTreePath(location, location.kernel, ctx) : undefined, to: resolve(ctx.bootDir, `${name}-vmlinuz`) };
     initrd = { from: location.initrd ? joinTreePath(location, location.initrd, ctx) : undefined, to: resolve(ctx.bootDir, `${name}-initrd.img`) };
-    args = installerRepoArgs(variant.family, location.location, location.isUrl);
+    args = installerRepoArgs(variant.kernelUrlArg, location.location, location.isUrl);
   }
   const cmdline = [extraArgs, ...args].filter((a) => a !== undefined && a !== '').join(' ');
   checkCmdlineLength('--extra-args', cmdline);
@@ -348,19 +371,22 @@ function postInstallBootDevice(method: InstallMethod, disks: readonly Disk[]): B
   return first === 'cdrom' ? 'cdrom' : first === 'floppy' ? 'fd' : 'hd';
 }
 
-export function buildInstall(specs: InstallSpecs, ctx: BuildContext, variants: readonly OsVariant[] = loadOsVariants()): BuiltInstall {
+/** `db` defaults to the process's osinfo-db (src/domain/osinfo), loaded on first use. */
+export function buildInstall(specs: InstallSpecs, ctx: BuildContext, db?: OsinfoDb): BuiltInstall {
   if (specs.name === undefined) throw new TsvirtError('--name is required', 'give the guest a name with --name NAME');
   const name = specs.name;
-  const variant = chooseVariant(specs, variants);
+  const variant = chooseVariant(specs, db);
   const method = installMethod(specs);
+  checkRequiredOptions(specs, variant, method);
   const warnings: string[] = [];
+  if (variant.id === GENERIC_VARIANT_ID) warnings.push(`Using --osinfo ${variant.id}, VM performance may suffer. Specify an accurate OS for optimal results.`);
   const memory = memoryKiB(specs, variant, warnings);
   const vcpus = vcpuLayout(specs, variant);
   const machine = specs.machine ?? variant.machine;
   const arch = specs.arch ?? variant.arch;
   const { drafts, create } = planDisks(specs, variant, machine, method, ctx, name);
   if (specs.check.disk_size) checkDiskSpace(create, ctx, warnings);
-  const interfaces = planInterfaces(specs, variant, ctx.random);
+  const interfaces = planInterfaces(specs, variant, machine, ctx.random);
   const { media, cmdline } = planMedia(specs, method, variant, ctx, name);
 
   // A cdrom install attaches the ISO as the last disk; afterwards the drive stays, empty.
@@ -439,7 +465,7 @@ export function buildInstall(specs: InstallSpecs, ctx: BuildContext, variants: r
   }
   const defaultsUsed = [
     ...(specs.memory === undefined ? [`Using ${variant.id} default --memory ${variant.memoryMiB}`] : []),
-    ...(specs.disks.length === 0 && !specs.diskNone && method !== 'boot' && method !== 'import' ? [`Using ${variant.id} default --disk size=${variant.diskGiB}`] : []),
+    ...(wantsDefaultDisk(specs, method) ? [`Using ${variant.id} default --disk size=${variant.diskGiB}`] : []),
   ];
   return { variant, installPhase, finalPhase: base, disksToCreate: create, media, warnings, defaultsUsed };
 }

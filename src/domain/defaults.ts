@@ -6,10 +6,13 @@
 import type { BootDevice, ClockTimer, Cpu, DiskBus, DiskDevice, DiskFormat, MachineType, NicModel, VirtType } from './model.js';
 import type { OsVariant } from './os-variants.js';
 
-/** virt-install: disks take the OS's preferred bus; cdroms go on SATA on q35, IDE on i440FX. */
-export function defaultDiskBus(device: DiskDevice, variant: OsVariant, machine: MachineType): DiskBus {
+/**
+ * virt-install (devices/disk.py _default_bus, x86): disks go on virtio when the OS has
+ * the driver; the rest (cdroms too) on SATA on q35, IDE on i440FX.
+ */
+export function defaultDiskBus(device: DiskDevice, variant: Pick<OsVariant, 'virtioDisk'>, machine: MachineType): DiskBus {
   if (device === 'floppy') return 'fdc';
-  if (device === 'disk') return variant.diskBus;
+  if (device === 'disk' && variant.virtioDisk) return 'virtio';
   return machine === 'q35' ? 'sata' : 'ide';
 }
 
@@ -18,8 +21,13 @@ export function defaultDiskFormat(): DiskFormat {
   return 'qcow2';
 }
 
-export function defaultNicModel(variant: OsVariant): NicModel {
-  return variant.nicModel;
+/**
+ * virt-install (devices/interface.py default_model, x86): virtio when the OS has the
+ * driver, else e1000e on q35, else the OS's legacy preference (OsVariant.legacyNicModel).
+ */
+export function defaultNicModel(variant: Pick<OsVariant, 'virtioNet' | 'legacyNicModel'>, machine: MachineType): NicModel {
+  if (variant.virtioNet) return 'virtio';
+  return machine === 'q35' ? 'e1000e' : variant.legacyNicModel;
 }
 
 /** tsvirt runs guests itself, without libvirt's "default" network: user-mode networking. */
@@ -52,8 +60,11 @@ export function generateMac(random: (n: number) => Uint8Array): string {
   return ['52', '54', '00', ...Array.from(b, (x) => x.toString(16).padStart(2, '0'))].join(':');
 }
 
-/** Kernel arguments the installer of a family needs to find its tree (virt-install adds these). */
-export function installerRepoArgs(family: string, location: string, isUrl: boolean): string[] {
-  if (!isUrl) return [];
-  return family === 'fedora' || family === 'rhel' ? [`inst.repo=${location}`] : [];
+/**
+ * The argument that points the installer at a network tree (virt-install adds
+ * `ARG=URL`, ARG from the OS's kernel-url-argument: inst.repo, method, install); a local
+ * tree gets none.
+ */
+export function installerRepoArgs(kernelUrlArg: string | undefined, location: string, isUrl: boolean): string[] {
+  return isUrl && kernelUrlArg ? [`${kernelUrlArg}=${location}`] : [];
 }

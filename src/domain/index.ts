@@ -10,6 +10,6 @@ export type { LocationSpec } from './options/location.js';
 export { renderDomainXml } from './xml/render.js';
 export { parseDomainXml, parseDomainXmlDocuments } from './xml/parse.js';
 export { detectVirtType, probeHostVirt } from './virt-type.js';
-export { findOsVariant, loadOsVariants } from './os-variants.js';
+export { findOsVariant, findOsVariantById, formatOsVariantList, genericVariant } from './os-variants.js';
 export type { OsVariant } from './os-variants.js';
 export { defaultImageDir, defaultDiskPath } from './disk-paths.js';

@@ -15,7 +15,7 @@ import { formatInstallHelp } from './help.js';
 import type { DiskFormat, Domain } from './model.js';
 import { parseInstallArgv, type InstallSpecs } from './options/install-options.js';
 import type { LocationSpec } from './options/location.js';
-import { formatOsVariantList, loadOsVariants } from './os-variants.js';
+import { formatOsVariantList } from './os-variants.js';
 import { probeHostVirt, virtTypeChoice, type HostVirtFacts } from './virt-type.js';
 import { renderDomainXml } from './xml/render.js';
 
@@ -108,7 +108,7 @@ function build(specs: InstallSpecs, env: PlanEnv): { built: BuiltInstall; accelN
     random: env.random ?? ((n) => randomBytes(n)),
     freeBytes: env.freeBytes ?? freeBytesFor,
     resolveLocation: env.resolveLocation,
-  }, loadOsVariants());
+  });
   return { built, accelNote: note };
 }
 

@@ -23,7 +23,7 @@ afterAll(() => {
 });
 const env = { cwd: scratch.root, uid: 1000, home: scratch.root, host: { kvmDeviceUsable: false, cpuinfo: '' } };
 const plan = (network: string) =>
-  planFromArgv(split(scratch.substitute(`--name a --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora40 --network '${network}'`)), env);
+  planFromArgv(split(scratch.substitute(`--name a --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora37 --network '${network}'`)), env);
 
 function errorOf(f: () => unknown): string {
   try {

@@ -131,7 +131,7 @@ describe('backing file names stay in the image directory unless the user allows 
     const base = path.join(hostDir, `store${n++}.qcow2`);
     qemuImg('create', '-q', '-f', 'qcow2', base, '1G');
     const img = path.join(imagesDir, `guest${n++}.qcow2`);
-    const r = await spawnCli(installBin, ['--name', 'bs', '--memory', '512', '--import', '--osinfo', 'fedora40', '--print-xml',
+    const r = await spawnCli(installBin, ['--name', 'bs', '--memory', '512', '--import', '--osinfo', 'fedora37', '--print-xml',
       '--disk', `path=${img},size=1,backing_store=${base}`]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`<source file="${img}"/>\n      <backingStore type="file">\n        <format type="qcow2"/>\n        <source file="${base}"/>\n      </backingStore>`);

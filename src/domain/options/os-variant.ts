@@ -1,12 +1,13 @@
-// --os-variant / --osinfo: which OS the guest runs, picking its defaults from
-// templates/os-variants.yaml (virt-install's ParserOSVariant): a short id (fedora40), a
-// libosinfo URI (id=http://fedoraproject.org/fedora/40), `list`, and detect=/require=.
-// Detection from the media is src/install's job; here detect=on only records the wish.
+// --os-variant / --osinfo: which OS the guest runs, picking its defaults from libosinfo's
+// osinfo-db (virt-install's ParserOSVariant and OSVariantData): a short id (fedora37, also
+// as name= or short-id=), a full id (id=http://fedoraproject.org/fedora/37, or bare when it
+// contains "://"), `none` for generic, `list`, and detect=/require=. Detection from the
+// media is src/install's job; here detect=on only records the wish.
 import { parseSubOptions, text, yesNo, type SubOptionTable } from './suboptions.js';
 
 export interface OsVariantOptions {
   name: string;
-  short_id: string;
+  'short-id': string;
   id: string;
   detect: boolean;
   require: boolean;
@@ -21,14 +22,19 @@ export type OsVariantSpec =
 export const OS_VARIANT: SubOptionTable<OsVariantOptions> = {
   option: '--os-variant',
   first: 'name',
-  keys: { name: text, short_id: text, id: text, detect: yesNo, require: yesNo },
+  keys: { name: text, 'short-id': text, id: text, detect: yesNo, require: yesNo },
   summary: "The OS being installed in the guest; picks defaults such as virtio. Use '--osinfo list' to see them.",
-  examples: ['--os-variant fedora40', '--os-variant id=http://debian.org/debian/12', '--os-variant detect=on,require=off'],
+  examples: ['--os-variant fedora37', '--os-variant id=http://debian.org/debian/11', '--os-variant detect=on,require=off'],
 };
 
 export function parseOsVariant(raw: string): OsVariantSpec {
+  // A value without '=' is virt-install's compat form: a full id if it has "://", none = generic.
+  if (!raw.includes('=')) {
+    if (raw.includes('://')) return { kind: 'osinfo-uri', uri: raw };
+    if (raw === 'none') return { kind: 'named', name: 'generic' };
+  }
   const { values: v } = parseSubOptions(OS_VARIANT, raw);
-  const name = v.short_id ?? v.name;
+  const name = v['short-id'] ?? v.name;
   if (name === 'list') return { kind: 'list' };
   if (v.id !== undefined) return { kind: 'osinfo-uri', uri: v.id };
   if (name !== undefined && name !== 'detect') return { kind: 'named', name };
