@@ -14,12 +14,15 @@ export interface BlockDevice {
   discard(offset: number, len: number): void;
   close(): void;
   /**
-   * Optional (added for `img convert`): how [offset, offset+len) is stored, as runs that
-   * cover the range in order. 'zero' runs are known to read as zeros (unallocated without
-   * a backing file, or zero clusters); 'data' runs must be read. Devices that cannot tell
-   * leave it out and everything counts as data.
+   * Optional (for `img convert`, like QEMU's bdrv_block_status): how the bytes from
+   * `offset` on are stored, as one run that starts at `offset` and covers at most `len`
+   * bytes (at least 1 when len > 0); the caller asks again where it ends. 'zero' runs are
+   * known to read as zeros (holes, unallocated clusters without a backing file, zero
+   * clusters); 'data' runs must be read. One run per call keeps the answer small however
+   * fragmented the image, and lets a device skip a large unallocated range in one step.
+   * Devices that cannot tell leave it out and everything counts as data.
    */
-  blockStatus?(offset: number, len: number): BlockStatusRun[];
+  blockStatus?(offset: number, len: number): BlockStatusRun;
 }
 
 export interface BlockStatusRun {

@@ -1,8 +1,13 @@
 // `qemu-img convert`: copies the virtual disk of any image (flattening its backing chain)
-// into a new raw or qcow2 image. Sparse-aware: ranges the source reports as zeros
-// (blockStatus) are skipped without reading, and read data is scanned for all-zero
-// blocks (4 KiB for raw, one cluster for qcow2), which are not written, so they stay
-// holes / unallocated clusters. Leaves out: writing compressed clusters (-c), -B, -n.
+// into a new raw or qcow2 image. Sparse-aware: the source is walked run by run
+// (blockStatus: qcow2 L1/L2 and its backing chain, SEEK_DATA/SEEK_HOLE for raw), so
+// time follows what is allocated, not the virtual size (an empty 1 PiB qcow2 image now
+// takes about a second; asking about it 4 MiB at a time took 20 to 50 s). Zero runs are
+// not read, and read data is scanned for all-zero blocks (4 KiB for raw, one cluster for
+// qcow2); neither is written, so they stay holes in a raw output (created by ftruncate)
+// and unallocated clusters in a qcow2 one.
+// Leaves out: writing compressed clusters (-c), -B, -n.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import type { BlockStatusRun } from './block-device.js';
 import { createImage } from './create-image.js';
@@ -17,11 +22,18 @@ export interface ConvertOptions {
   dst: string;
   dstFormat: ImageFormat;
   clusterSizeBytes?: number;
-  /** Called after each chunk with bytes processed so far and the total. */
+  /** Called after each chunk copied and each zero run skipped, with bytes processed so far and the total. */
   onProgress?: (doneBytes: number, totalBytes: number) => void;
 }
 
 const CHUNK_BYTES = 4 * 1024 * 1024;
+/**
+ * Longest range one blockStatus call is asked about: a run of allocated clusters is
+ * classified cluster by cluster before any of it is copied, and progress is reported
+ * between calls. Unallocated L1 ranges are skipped whole, so this costs an empty 1 PiB
+ * image 16384 calls.
+ */
+const STATUS_QUERY_BYTES = 64 * 1024 ** 3;
 
 export function convertImage(o: ConvertOptions): { sizeBytes: number; writtenBytes: number } {
   const src = openImage(o.src, { readOnly: true, format: o.srcFormat, allowBacking: o.allowBacking });
@@ -37,33 +49,44 @@ export function convertImage(o: ConvertOptions): { sizeBytes: number; writtenByt
       const chunk = Math.max(CHUNK_BYTES, granule);
       const buf = Buffer.allocUnsafe(chunk);
       const zeros = Buffer.alloc(granule);
-      for (let pos = 0; pos < src.size; pos += chunk) {
-        const len = Math.min(chunk, src.size - pos);
-        const runs: BlockStatusRun[] = src.blockStatus?.(pos, len) ?? [{ offset: pos, len, kind: 'data' }];
-        for (const run of runs) {
-          if (run.kind === 'zero') continue;
-          const data = buf.subarray(0, run.len);
-          src.read(run.offset, data);
-          // Write maximal spans of non-zero granules (granules aligned to absolute offsets).
-          let spanStart = -1;
-          let at = 0;
-          while (at < run.len) {
-            const g = Math.min(run.len - at, granule - ((run.offset + at) % granule));
-            const isZero = data.subarray(at, at + g).equals(g === granule ? zeros : zeros.subarray(0, g));
-            if (!isZero && spanStart < 0) spanStart = at;
-            if (isZero && spanStart >= 0) {
-              dst.write(run.offset + spanStart, data.subarray(spanStart, at));
-              written += at - spanStart;
-              spanStart = -1;
-            }
-            at += g;
+      /** Reads [from, from+len) (len <= chunk) and writes its maximal spans of non-zero granules. */
+      const copy = (from: number, len: number): void => {
+        const data = buf.subarray(0, len);
+        src.read(from, data);
+        // Granules are aligned to absolute offsets, so skipped ones are whole clusters.
+        let spanStart = -1;
+        let at = 0;
+        while (at < len) {
+          const g = Math.min(len - at, granule - ((from + at) % granule));
+          const isZero = data.subarray(at, at + g).equals(g === granule ? zeros : zeros.subarray(0, g));
+          if (!isZero && spanStart < 0) spanStart = at;
+          if (isZero && spanStart >= 0) {
+            dst.write(from + spanStart, data.subarray(spanStart, at));
+            written += at - spanStart;
+            spanStart = -1;
           }
-          if (spanStart >= 0) {
-            dst.write(run.offset + spanStart, data.subarray(spanStart, run.len));
-            written += run.len - spanStart;
-          }
+          at += g;
         }
-        o.onProgress?.(pos + len, src.size);
+        if (spanStart >= 0) {
+          dst.write(from + spanStart, data.subarray(spanStart, len));
+          written += len - spanStart;
+        }
+      };
+      for (let pos = 0; pos < src.size;) {
+        const want = Math.min(src.size - pos, STATUS_QUERY_BYTES);
+        const run: BlockStatusRun = src.blockStatus?.(pos, want) ?? { offset: pos, len: want, kind: 'data' };
+        assert(run.offset === pos && run.len > 0 && run.len <= want, `blockStatus(${pos}, ${want}) answered ${JSON.stringify(run)}`);
+        if (run.kind === 'zero') {
+          pos += run.len;
+          o.onProgress?.(pos, src.size);
+          continue;
+        }
+        for (const end = pos + run.len; pos < end;) {
+          const len = Math.min(chunk, end - pos);
+          copy(pos, len);
+          pos += len;
+          o.onProgress?.(pos, src.size);
+        }
       }
       if (src.size === 0) o.onProgress?.(0, 0);
       dst.flush();

@@ -1,8 +1,9 @@
 // A raw image: the file's bytes are the disk's bytes. Discard punches a hole
 // (fallocate PUNCH_HOLE, reads return zeros) or, where the file system cannot, writes
-// zeros. Leaves out: SEEK_DATA mapping (block status reports everything as data;
-// convert's zero detection makes that cheap enough).
-import type { BlockDevice } from './block-device.js';
+// zeros. Block status maps the file's holes with SEEK_DATA/SEEK_HOLE (lseek(2)), so
+// converting a sparse 1 PiB raw image reads only its data.
+import { ENXIO, SEEK_DATA, SEEK_HOLE, libc } from '../lib/libc.js';
+import type { BlockDevice, BlockStatusRun } from './block-device.js';
 import { ImageFile } from './image-file.js';
 import { ImageLock } from './image-lock.js';
 import { punchHole } from './preallocate.js';
@@ -59,6 +60,30 @@ export class RawImage implements BlockDevice {
       const n = Math.min(chunk.length, len - done);
       this.file.writeAt(n === chunk.length ? chunk : chunk.subarray(0, n), offset + done);
     }
+  }
+
+  /**
+   * Holes read as zeros; everything else is data (which may still be zeros: convert
+   * checks what it reads). A file system that does not track holes answers SEEK_DATA
+   * with the offset itself and SEEK_HOLE with the end of the file (lseek(2)): all data,
+   * correct and only slower. ImageFile does positional I/O only, so moving the file
+   * offset here disturbs nothing.
+   */
+  blockStatus(offset: number, len: number): BlockStatusRun {
+    this.assertOpen();
+    checkRange('blockStatus', offset, len, this.size);
+    const c = libc();
+    const fd = this.file.fd;
+    const data = c.lseek(fd, offset, SEEK_DATA);
+    if (data < 0) {
+      // ENXIO: no data at or after offset, so the rest of the file is a hole. Any other
+      // error (EINVAL where SEEK_DATA is unknown): say nothing about holes.
+      return { offset, len, kind: c.errno() === ENXIO ? 'zero' : 'data' };
+    }
+    if (data > offset) return { offset, len: Math.min(data - offset, len), kind: 'zero' };
+    const hole = c.lseek(fd, offset, SEEK_HOLE);
+    const dataLen = hole > offset ? Math.min(hole - offset, len) : len;
+    return { offset, len: dataLen, kind: 'data' };
   }
 
   /** Grows or shrinks the file (resize); new space is a hole that reads as zeros. */

@@ -403,25 +403,52 @@ export class Qcow2Image implements BlockDevice {
     this.file.sync();
   }
 
-  blockStatus(offset: number, len: number): BlockStatusRun[] {
+  /**
+   * One run from `offset` (BlockDevice.blockStatus, QEMU's qcow2_co_block_status). An L1
+   * entry without an L2 table is skipped whole, so an empty 1 PiB image answers in one
+   * call that reads no table. Unallocated clusters are what the backing file says they
+   * are (asked in turn, so a chain is walked through its allocated extents too), and
+   * zeros past the backing file's end.
+   */
+  blockStatus(offset: number, len: number): BlockStatusRun {
     this.assertOpen();
     checkRange('blockStatus', offset, len, this.sizeBytes);
-    const runs: BlockStatusRun[] = [];
     const cs = this.clusterSize;
-    let pos = offset;
-    while (pos < offset + len) {
-      const gc = Math.floor(pos / cs);
-      const n = Math.min((gc + 1) * cs, offset + len) - pos;
+    const perTable = this.map.l2Entries;
+    const end = offset + len;
+    const status = (gc: number): 'data' | 'zero' | 'unallocated' => {
       const [hi, lo] = this.entry(gc);
-      const k = classify(hi, lo, this.header.version);
-      const zero = k === ClusterKind.Zero || k === ClusterKind.ZeroAllocated || (k === ClusterKind.Unallocated && !this.backing);
-      const kind = zero ? 'zero' : 'data';
-      const last = runs[runs.length - 1];
-      if (last && last.kind === kind) last.len += n;
-      else runs.push({ offset: pos, len: n, kind });
-      pos += n;
+      switch (classify(hi, lo, this.header.version)) {
+        case ClusterKind.Unallocated: return 'unallocated';
+        case ClusterKind.Zero: case ClusterKind.ZeroAllocated: return 'zero';
+        default: return 'data';
+      }
+    };
+    let first: 'data' | 'zero' | 'unallocated' | undefined;
+    let pos = offset;
+    while (pos < end) {
+      const gc = Math.floor(pos / cs);
+      const table = Math.floor(gc / perTable);
+      let here: typeof first;
+      let next: number;
+      if (this.map.l2Offset(table) === 0) {
+        here = 'unallocated';
+        next = (table + 1) * perTable * cs;
+      } else {
+        here = status(gc);
+        next = (gc + 1) * cs;
+      }
+      if (first === undefined) first = here;
+      else if (here !== first) break;
+      pos = Math.min(next, end);
     }
-    return runs;
+    const runLen = pos - offset;
+    if (first === undefined) return { offset, len: 0, kind: 'zero' }; // asked about 0 bytes
+    if (first !== 'unallocated') return { offset, len: runLen, kind: first };
+    const b = this.backing;
+    if (!b || offset >= b.size) return { offset, len: runLen, kind: 'zero' };
+    const fromBacking = Math.min(runLen, b.size - offset);
+    return b.blockStatus ? b.blockStatus(offset, fromBacking) : { offset, len: fromBacking, kind: 'data' };
   }
 
   /** Grows the virtual size (qemu-img resize); shrinking is not supported yet. */
