@@ -7,6 +7,8 @@
 import { BaseCommand } from '../cli/base-command.js';
 import { processPlanEnv, runInstallFrontEnd } from '../domain/index.js';
 import { abortOnInterrupt } from '../lib/interrupts.js';
+import { DefinitionStore } from '../lifecycle/definition-store.js';
+import { lifecyclePaths } from '../lifecycle/state-paths.js';
 
 export default class Install extends BaseCommand {
   static override summary = 'Create a virtual machine from install media (virt-install options; see tsvirt-install --help).';
@@ -15,7 +17,8 @@ export default class Install extends BaseCommand {
   async run(): Promise<void> {
     // bin/tsvirt-install puts '--' first so oclif leaves --help to virt-install's grammar.
     const argv = this.argv[0] === '--' ? this.argv.slice(1) : this.argv;
-    const out = runInstallFrontEnd(argv, processPlanEnv(), this.config.version);
+    const domains = new DefinitionStore(lifecyclePaths().domainsDir);
+    const out = runInstallFrontEnd(argv, { ...processPlanEnv(), domainExists: (name) => domains.has(name) }, this.config.version);
     for (const w of out.warnings) process.stderr.write(`WARNING  ${w}\n`);
     // As virt-install does ("KVM acceleration not available, using 'qemu'"), on stderr only.
     if (out.accelNote) process.stderr.write(`WARNING  ${out.accelNote}\n`);
@@ -31,9 +34,7 @@ export default class Install extends BaseCommand {
       return;
     }
     const quiet = out.plan.specs.quiet;
-    const [{ runDomain }, { createFetcher }, { lifecyclePaths }] = await Promise.all([
-      import('../install/run-domain.js'), import('../install/fetch/index.js'), import('../lifecycle/state-paths.js'),
-    ]);
+    const [{ runDomain }, { createFetcher }] = await Promise.all([import('../install/run-domain.js'), import('../install/fetch/index.js')]);
     const controller = new AbortController();
     const release = abortOnInterrupt(controller);
     try {

@@ -17,6 +17,7 @@ import {
   type DiskBus, type DiskDevice, type DiskFormat, type Domain, type MachineType, type NetworkInterface, type VirtType,
 } from './model.js';
 import type { InstallSpecs } from './options/install-options.js';
+import { generateDomainName } from './generate-name.js';
 import type { LocationSpec } from './options/location.js';
 import { findOsVariant, findOsVariantById, GENERIC_VARIANT_ID, genericVariant, type OsVariant } from './os-variants.js';
 import type { OsinfoDb } from './osinfo/index.js';
@@ -44,6 +45,8 @@ export interface BuildContext {
   readonly freeBytes?: (dir: string) => number | undefined;
   /** Given by the integrator once src/install resolves trees; without it, tsvirt plans the fetch. */
   readonly resolveLocation?: (location: LocationSpec) => ResolvedBootMedia;
+  /** Whether a domain of this name is defined (for the name virt-install derives without --name). */
+  readonly domainExists?: (name: string) => boolean;
 }
 
 /** A disk image the install would create. */
@@ -373,9 +376,11 @@ function postInstallBootDevice(method: InstallMethod, disks: readonly Disk[]): B
 
 /** `db` defaults to the process's osinfo-db (src/domain/osinfo), loaded on first use. */
 export function buildInstall(specs: InstallSpecs, ctx: BuildContext, db?: OsinfoDb): BuiltInstall {
-  if (specs.name === undefined) throw new TsvirtError('--name is required', 'give the guest a name with --name NAME');
-  const name = specs.name;
   const variant = chooseVariant(specs, db);
+  // Without --name, virt-install names the guest after its OS (fedora37, fedora37-2 ...).
+  const name = specs.name ?? generateDomainName(variant.id, {
+    arch: specs.arch ?? variant.arch, hostArch: 'x86_64', taken: (n) => ctx.domainExists?.(n) ?? false,
+  });
   const method = installMethod(specs);
   checkRequiredOptions(specs, variant, method);
   const warnings: string[] = [];

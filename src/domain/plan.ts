@@ -35,6 +35,8 @@ export interface PlanEnv {
   /** Free bytes for new files under a directory; statfs of its nearest existing ancestor when absent. */
   readonly freeBytes?: (dir: string) => number | undefined;
   readonly resolveLocation?: (location: LocationSpec) => ResolvedBootMedia;
+  /** Whether a domain of this name is defined; the command knows the definition store. */
+  readonly domainExists?: (name: string) => boolean;
 }
 
 /** What --dry-run reports: everything that would be created or fetched, nothing done. */
@@ -108,6 +110,7 @@ function build(specs: InstallSpecs, env: PlanEnv): { built: BuiltInstall; accelN
     random: env.random ?? ((n) => randomBytes(n)),
     freeBytes: env.freeBytes ?? freeBytesFor,
     resolveLocation: env.resolveLocation,
+    domainExists: env.domainExists,
   });
   return { built, accelNote: note };
 }

@@ -8,6 +8,8 @@ const IMPORT = '--import --disk @DIR@/disk.qcow2 --osinfo fedora37';
 
 export const VALID_LINES: readonly { line: string; expect: (p: InstallPlan) => unknown; want: unknown }[] = [
   { line: `-n a -r 1024 ${IMPORT}`, expect: (p) => [p.domain.name, p.domain.memoryKiB], want: ['a', 1048576] },
+  // No --name: virt-install names the guest after its OS.
+  { line: '--memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora37', expect: (p) => p.domain.name, want: 'fedora37' },
   { line: `--name=a --ram=512 ${IMPORT}`, expect: (p) => p.domain.currentMemoryKiB, want: 524288 },
   { line: `--name a --memory 1536.5 ${IMPORT}`, expect: (p) => p.domain.memoryKiB, want: 1573376 },
   { line: `--name a --memory memory=4096,currentMemory=2048 ${IMPORT}`, expect: (p) => [p.domain.memoryKiB, p.domain.currentMemoryKiB], want: [4194304, 2097152] },
@@ -98,7 +100,6 @@ export const INVALID_LINES: readonly { line: string; error: string }[] = [
   { line: '--name a --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora37 --bogus', error: 'unrecognized arguments: --bogus; see tsvirt-install --help' },
   { line: '--name a --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora37 stray', error: 'unrecognized arguments: stray; see tsvirt-install --help' },
   { line: '--name a --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo', error: 'argument --os-variant/--osinfo: expected one argument; give --osinfo OS_VARIANT' },
-  { line: '--memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora37', error: '--name is required; give the guest a name with --name NAME' },
   { line: '--name a/b --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora37', error: "--name \"a/b\": invalid domain name; use letters, digits and - _ . (no '/')" },
   { line: '--name a --memory 1024 --import --disk @DIR@/disk.qcow2,format=vmdk --osinfo fedora37', error: "--disk format=vmdk: unknown value 'vmdk'; use one of: raw, qcow2" },
   { line: '--name a --memory 1024 --import --disk @DIR@/disk.qcow2,bus=usb --osinfo fedora37', error: "--disk bus=usb: unknown value 'usb'; use one of: virtio, sata, scsi, ide, fdc" },

@@ -105,6 +105,30 @@ describe.concurrent('virt-install back-compat options', () => {
     expect(ours?.length).toBeGreaterThan(1);
   });
 
+  it.each(['linux2022', 'fedora-unknown', 'generic'])('without --name, --osinfo %s names the guest as virt-install does', async (os) => {
+    const args = ['--osinfo', os, '--memory', '512', '--import', '--disk', join(dir, 'a.img'), '--print-xml'];
+    const name = (r: CliResult) => /<name>([^<]+)<\/name>/.exec(r.stdout)?.[1];
+    const ours = await run(bin, args);
+    expect(ours.status, ours.stderr).toBe(0);
+    expect(name(ours)).toBe(name(await run('virt-install', ['--connect', 'test:///default', ...args])));
+  });
+
+  it('without --name, a name already defined gets the next free -N suffix', async () => {
+    const domains = join(root, 'domains');
+    mkdirSync(domains, { recursive: true });
+    const args = ['--osinfo', 'linux2022', '--memory', '512', '--import', '--disk', join(dir, 'a.img'), '--print-xml'];
+    const defineAs = async (name: string) => {
+      const xml = (await run(bin, ['--name', name, ...args])).stdout;
+      writeFileSync(join(root, `${name}.xml`), xml);
+      const r = await spawnCli(fileURLToPath(new URL('../../bin/tsvirt', import.meta.url)), ['define', join(root, `${name}.xml`)], { env: { ...process.env, TSVIRT_DOMAINS_DIR: domains } });
+      expect(r.status, r.stderr).toBe(0);
+    };
+    await defineAs('linux2022');
+    await defineAs('linux2022-2');
+    const r = await spawnCli(bin, args, { env: { ...process.env, TSVIRT_DOMAINS_DIR: domains } });
+    expect(/<name>([^<]+)<\/name>/.exec(r.stdout)?.[1]).toBe('linux2022-3');
+  });
+
   it("names virt-install's options it does not take yet instead of calling them unrecognized", async () => {
     for (const [line, option] of [['--tpm default @IMPORT@', '--tpm'], ['--memb none @IMPORT@', '--memballoon'], ['--cloud-init @IMPORT@', '--cloud-init']]) {
       const r = await run(bin, argv(line));
