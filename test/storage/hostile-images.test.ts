@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TsvirtError } from '../../src/lib/errors.js';
 import { checkImage } from '../../src/storage/check-image.js';
 import { openImage } from '../../src/storage/open-image.js';
+import { Qcow2Image } from '../../src/storage/qcow2/qcow2-image.js';
 import { be32, be64, makeTmpDir, patch, qemuImg, qemuIo, readFileRange } from './helpers.js';
 
 const tmp = makeTmpDir();
@@ -133,6 +134,49 @@ describe('hostile qcow2 images', () => {
     const c = goodImage();
     patch(c.path, 112 + 4, be32(0x7fffffff)); // first extension's length
     expectError(() => openAndRead(c.path), /runs past the first cluster/);
+  });
+
+  it('header fields that contradict each other are refused at open, as qemu-img refuses them (issue 15)', () => {
+    const a = goodImage();
+    patch(a.path, 72, be64(1n << 3n)); // compression type bit, compression_type stays zlib
+    expectError(() => openAndRead(a.path), /compression type feature bit is set for the default \(zlib\)/);
+    const b = goodImage();
+    patch(b.path, 88, be64(1n << 1n)); // raw external data, no external data file
+    expectError(() => openAndRead(b.path), /raw external data bit is set but the image has no external data file/);
+    const c = goodImage();
+    patch(c.path, 112, Buffer.concat([be32(0x0537be77), be32(16), be64(0x10000), be64(0x10000), be64(0)])); // an encryption header pointer first
+    expectError(() => openAndRead(c.path), /full disk encryption header extension but is not encrypted/);
+    const d = goodImage();
+    patch(d.path, 64, be64(0xdeadbeef)); // no snapshots, but the table offset must still be aligned
+    expectError(() => openAndRead(d.path), /snapshot table offset 3735928559 is not cluster-aligned/);
+  });
+
+  it('an empty backing file name is no backing file, as qemu-img reads it', () => {
+    const path = tmp.file('empty-backing.qcow2');
+    qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', 'gone.qcow2', '-F', 'qcow2', path, '1M');
+    patch(path, 16, be32(0));
+    const dev = openImage(path, { readOnly: true });
+    try {
+      expect((dev as Qcow2Image).header.backingFile).toBeUndefined();
+      const buf = Buffer.alloc(4096, 1);
+      dev.read(0, buf);
+      expect(buf.equals(Buffer.alloc(4096))).toBe(true);
+    } finally {
+      dev.close();
+    }
+  });
+
+  it('a 64-bit refcount of 2^64-1 is a leak for check (as qemu-img reports it), not an unreadable image', () => {
+    const path = tmp.file('rc64.qcow2');
+    qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096,refcount_bits=64', path, '1M');
+    qemuIo(path, ['write -P 1 0 4k']);
+    const u64At = (off: number): number => Number(readFileRange(path, off, 8).readBigUInt64BE() & 0x00fffffffffffe00n);
+    const block = u64At(u64At(48)); // refcount table -> block 0
+    const data = u64At(u64At(u64At(40))); // L1 -> L2 -> guest cluster 0
+    patch(path, block + (data / 4096) * 8, be64((1n << 64n) - 1n));
+    const r = checkImage(path);
+    expect(r.messages.join('\n')).toMatch(new RegExp(`Leaked cluster ${data / 4096} refcount=\\d+ reference=1`));
+    expect(r.leaks).toBe(1);
   });
 
   it('garbage in a compressed cluster', () => {

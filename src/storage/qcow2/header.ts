@@ -175,6 +175,11 @@ export function parseHeader(head: Uint8Array, fileSize: number, path: string): Q
   }
   if (h.incompatibleFeatures & INCOMPAT_DATA_FILE) throw new TsvirtError(`${path}: qcow2 external data files are not supported yet`, 'convert the image to a self-contained qcow2 with qemu-img convert');
   if (h.incompatibleFeatures & INCOMPAT_EXTL2) throw new TsvirtError(`${path}: qcow2 extended L2 entries (subclusters) are not supported yet`, 'convert it with qemu-img convert -o extended_l2=off');
+  // Fields that contradict each other, refused as QEMU refuses them at open (qcow2.txt
+  // "autoclear_features" bit 1, "compression_type", "Full disk encryption header pointer").
+  if (h.autoclearFeatures & AUTOCLEAR_DATA_FILE_RAW) throw corrupt(path, 'the raw external data bit is set but the image has no external data file');
+  if (h.incompatibleFeatures & INCOMPAT_COMPRESSION && h.compressionType === 0) throw corrupt(path, 'the compression type feature bit is set for the default (zlib) compression type');
+  if (h.otherExtensions.some((e) => e.type === EXT_FULL_DISK_ENCRYPTION)) throw corrupt(path, 'it has a full disk encryption header extension but is not encrypted');
   if (h.compressionType !== 0) {
     if (h.compressionType === 1) throw new TsvirtError(`${path}: zstd-compressed qcow2 images are not supported yet`, 'convert it with qemu-img convert -o compression_type=zlib');
     throw corrupt(path, `unknown compression_type ${h.compressionType}`);
@@ -198,7 +203,10 @@ export function parseHeader(head: Uint8Array, fileSize: number, path: string): Q
   if (h.refcountTableOffset === 0 || h.refcountTableOffset % clusterSize !== 0) throw corrupt(path, `refcount table offset ${h.refcountTableOffset} is not cluster-aligned`);
   if (h.refcountTableOffset >= fileSize) throw corrupt(path, `refcount table at offset ${h.refcountTableOffset} lies beyond the end of the file (${fileSize} bytes)`);
   if (h.nbSnapshots > QCOW_MAX_SNAPSHOTS) throw corrupt(path, `${h.nbSnapshots} snapshots exceed the limit of ${QCOW_MAX_SNAPSHOTS}`);
-  if (h.nbSnapshots > 0 && (h.snapshotsOffset % clusterSize !== 0 || h.snapshotsOffset === 0 || h.snapshotsOffset >= fileSize)) {
+  // qcow2.txt: the snapshot table offset "must be aligned to a cluster boundary", with or
+  // without snapshots; QEMU refuses the image otherwise.
+  if (h.snapshotsOffset % clusterSize !== 0) throw corrupt(path, `snapshot table offset ${h.snapshotsOffset} is not cluster-aligned`);
+  if (h.nbSnapshots > 0 && (h.snapshotsOffset === 0 || h.snapshotsOffset >= fileSize)) {
     throw corrupt(path, `snapshot table offset ${h.snapshotsOffset} is invalid`);
   }
   // The fixed structures must not overlap each other (a hostile image could make a
@@ -216,9 +224,10 @@ export function parseHeader(head: Uint8Array, fileSize: number, path: string): Q
     }
   }
   if (h.backingFileOffset !== 0) {
-    if (h.backingFileSize === 0 || h.backingFileSize > MAX_BACKING_FILE_NAME) throw corrupt(path, `backing file name length ${h.backingFileSize} is outside 1..${MAX_BACKING_FILE_NAME}`);
+    if (h.backingFileSize > MAX_BACKING_FILE_NAME) throw corrupt(path, `backing file name length ${h.backingFileSize} is more than ${MAX_BACKING_FILE_NAME}`);
     if (h.backingFileOffset + h.backingFileSize > extLimit) throw corrupt(path, 'backing file name lies outside the first cluster');
-    h.backingFile = new TextDecoder().decode(head.subarray(h.backingFileOffset, h.backingFileOffset + h.backingFileSize));
+    // An empty name is no backing file, as QEMU reads it (bs->backing_file is "").
+    if (h.backingFileSize > 0) h.backingFile = new TextDecoder().decode(head.subarray(h.backingFileOffset, h.backingFileOffset + h.backingFileSize));
   }
   return h;
 }

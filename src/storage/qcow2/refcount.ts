@@ -76,6 +76,12 @@ export class Refcounts {
     return hi * 2 ** 32 + ((lo & REFT_OFFSET_MASK_LO) >>> 0);
   }
 
+  /** Bits 0-8 of refcount table entry `index`, reserved by qcow2.txt (nonzero is damage). */
+  tableEntryReservedBits(index: number): number {
+    if (index >= this.tableEntries) return 0;
+    return this.table.readUInt32BE(index * 8 + 4) & ~REFT_OFFSET_MASK_LO;
+  }
+
   get tableLength(): number {
     return this.tableEntries;
   }
@@ -250,7 +256,10 @@ export class Refcounts {
       default: {
         const hi = block.readUInt32BE(i * 8);
         const lo = block.readUInt32BE(i * 8 + 4);
-        if (hi >= 2 ** 21) throw corrupt(this.path, 'a 64-bit refcount is out of range');
+        // No image holds 2^53 references to a cluster: such a count is damage, read as the
+        // largest exact value so that check reports it as a leak (what QEMU reports) and
+        // a repair can lower it, instead of refusing the whole image.
+        if (hi >= 2 ** 21) return Number.MAX_SAFE_INTEGER;
         return hi * 2 ** 32 + lo;
       }
     }
