@@ -107,6 +107,19 @@ function validate(o: CreateImageOptions): { clusterBits: number; refcountOrder: 
   return { clusterBits, refcountOrder };
 }
 
+/** Sets a raw image's length; a size the file system cannot hold is the user's error. */
+function truncateTo(fd: number, path: string, sizeBytes: number): void {
+  try {
+    fs.ftruncateSync(fd, sizeBytes);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EFBIG' || code === 'EINVAL') {
+      throw new TsvirtError(`${path}: the file system cannot hold a file of ${sizeBytes} bytes (${code})`, 'use a smaller size, qcow2, or another file system', { cause: err });
+    }
+    throw err;
+  }
+}
+
 /** Opens the destination: exclusively new, or (overwrite) an existing file locked then emptied. */
 function openDestination(path: string, overwrite: boolean): { fd: number; createdFile: boolean } {
   try {
@@ -150,7 +163,7 @@ export function createImage(o: CreateImageOptions): CreatedImage {
     fs.ftruncateSync(fd, 0);
     const prealloc = o.preallocation ?? 'off';
     if (o.format === 'raw') {
-      fs.ftruncateSync(fd, sizeBytes);
+      truncateTo(fd, o.path, sizeBytes);
       if (prealloc === 'falloc' || prealloc === 'full') preallocate(fd, 0, sizeBytes, prealloc);
     } else {
       writeQcow2Bootstrap(fd, clusterBits, refcountOrder, o.lazyRefcounts ?? false, o.backingFile, backingFormat);

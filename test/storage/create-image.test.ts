@@ -89,6 +89,12 @@ describe('createImage', () => {
     expect(fs.existsSync(tmp.file('c.qcow2'))).toBe(false);
   });
 
+  it('refuses a raw size the file system cannot hold with one clear error, leaving no file', () => {
+    const path = tmp.file('too-big.raw');
+    expect(() => createImage({ path, format: 'raw', sizeBytes: 2 ** 50 })).toThrow(/the file system cannot hold a file of 1125899906842624 bytes \(EFBIG\)/);
+    expect(fs.existsSync(path)).toBe(false);
+  });
+
   it('parses -o option strings', () => {
     expect(parseCreateOptions('cluster_size=4k,preallocation=metadata,lazy_refcounts=on,refcount_bits=8')).toEqual({
       clusterSizeBytes: 4096, preallocation: 'metadata', lazyRefcounts: true, refcountBits: 8,
