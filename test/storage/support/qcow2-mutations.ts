@@ -165,21 +165,21 @@ const BASES: BaseSpec[] = [
     },
   },
   {
-    name: 'c4k', groups: ['l1', 'l2'], flips: 6,
+    name: 'c4k', groups: ['l2'], flips: 3,
     make: (p) => {
       qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096', p, '16M');
       qemuIo(p, ['write -P 0x44 0 256k', 'write -P 0x55 3M 40k', 'write -z 8M 8k', 'write -P 0x66 15M 4k']);
     },
   },
   {
-    name: 'c512', groups: ['header-core', 'l1', 'refcount', 'truncate'], flips: 6,
+    name: 'c512', groups: ['header-core', 'l1', 'refcount'], flips: 3,
     make: (p) => {
       qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=512', p, '4M');
       qemuIo(p, ['write -P 0x77 0 160k', 'write -P 0x78 1M 3k', 'write -P 0x79 4095k 1k']);
     },
   },
   {
-    name: 'zlib', groups: ['compressed'], flips: 4,
+    name: 'zlib', groups: ['compressed'], flips: 2,
     make: (p, dir) => {
       // Compressible text with an incompressible stretch, so both kinds of cluster appear.
       const raw = `${dir}/zlib-src.raw`;
@@ -204,7 +204,7 @@ const BASES: BaseSpec[] = [
     make: (p, dir) => compressedImage(p, dir, 2 << 20, 4 << 20),
   },
   {
-    name: 'backed', groups: ['backing'], flips: 4,
+    name: 'backed', groups: ['backing'], flips: 2,
     make: (p, dir) => {
       const backing = `${dir}/backing.qcow2`;
       qemuImg('create', '-q', '-f', 'qcow2', backing, '8M');
@@ -214,7 +214,7 @@ const BASES: BaseSpec[] = [
     },
   },
   {
-    name: 'v2', groups: ['header-core', 'l2'], flips: 4,
+    name: 'v2', groups: ['header-core', 'l2'], flips: 2,
     // What version 2 changes: no zero flag, no feature bits; the other L2 cases run on c4k.
     pick: (family, what) => family !== 'l2' || /zero flag|reserved|COPIED/.test(what),
     make: (p) => {
@@ -223,7 +223,7 @@ const BASES: BaseSpec[] = [
     },
   },
   {
-    name: 'snap', groups: ['snapshot'], flips: 4,
+    name: 'snap', groups: ['snapshot'], flips: 2,
     make: (p) => {
       qemuImg('create', '-q', '-f', 'qcow2', p, '16M');
       qemuIo(p, ['write -P 0x61 0 256k']);
@@ -381,8 +381,6 @@ function headerAll(): Array<[Family, string, Edit]> {
     ['cluster_bits=0', set32(H_CLUSTER_BITS, 0)],
     ['cluster_bits=8', set32(H_CLUSTER_BITS, 8)],
     ['cluster_bits=22', set32(H_CLUSTER_BITS, 22)],
-    ['cluster_bits=31', set32(H_CLUSTER_BITS, 31)],
-    ['cluster_bits=64', set32(H_CLUSTER_BITS, 64)],
     ['cluster_bits=0xffffffff', set32(H_CLUSTER_BITS, 0xffffffff)],
     ['cluster_bits-1', (b, l) => set32(H_CLUSTER_BITS, l.clusterBits - 1)(b, l)],
     ['cluster_bits+1', (b, l) => set32(H_CLUSTER_BITS, l.clusterBits + 1)(b, l)],
