@@ -104,6 +104,15 @@ describe('checkImage agrees with qemu-img check', () => {
     }
   });
 
+  it('reserved bits in a refcount table entry: one corruption, and the block leaks, as qemu-img reports them (issue 15)', () => {
+    const { path, reft } = image();
+    patch(path, reft, be64(readFileRange(path, reft, 8).readBigUInt64BE() | 0x1ffn));
+    const t = agree(path);
+    expect(t.messages).toContain('ERROR refcount table entry 0 has reserved bits set');
+    expect(t.corruptions).toBe(1);
+    expect(t.leaks).toBe(1);
+  });
+
   it('an image QEMU left dirty (lazy refcounts, crash) gets its refcounts rebuilt on a writable open', () => {
     const path = tmp.file('lazy.qcow2');
     qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096,lazy_refcounts=on', path, '16M');

@@ -114,6 +114,13 @@ function runCheck(path: string, repair: RepairMode | undefined, forceShare: bool
     const validBlockList: number[] = []; // ascending
     for (let i = 0; i < refcounts.tableLength; i++) {
       const off = refcounts.blockOffset(i);
+      // qcow2.txt "refcount table entry": bits 0-8 are reserved. Like QEMU (check_refblocks),
+      // report the entry and do not count the block as referenced, but read counts through it.
+      if (refcounts.tableEntryReservedBits(i) !== 0) {
+        error(`refcount table entry ${i} has reserved bits set`);
+        if (off !== 0 && off % cs === 0 && off + cs <= file.sizeBytes) { validBlocks.add(i); validBlockList.push(i); }
+        continue;
+      }
       if (off === 0) continue;
       if (off % cs !== 0) error(`refcount block ${i} has unaligned offset ${off}`);
       else if (off + cs > file.sizeBytes) error(`refcount block ${i} at offset ${off} is outside the image`);
