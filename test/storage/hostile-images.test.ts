@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TsvirtError } from '../../src/lib/errors.js';
 import { checkImage } from '../../src/storage/check-image.js';
 import { openImage } from '../../src/storage/open-image.js';
+import { checkBackingFormat } from '../../src/storage/qcow2/backing.js';
 import { Qcow2Image } from '../../src/storage/qcow2/qcow2-image.js';
 import { be32, be64, makeTmpDir, patch, qemuImg, qemuIo, readFileRange } from './helpers.js';
 
@@ -95,6 +96,25 @@ describe('hostile qcow2 images', () => {
     const b = goodImage();
     patch(b.path, b.l2, be64(0x8000000000000000n | 0x50200n));
     expectError(() => openAndRead(b.path), /unaligned offset/);
+  });
+
+  it('a zero cluster with an unaligned kept offset, and the zero flag in a version 2 image, as qemu-img refuses them', () => {
+    const a = goodImage();
+    patch(a.path, a.l2, be64(0x8000000000000001n | 0x50200n));
+    expectError(() => openAndRead(a.path), /unaligned offset/);
+    expect(() => qemuImg('convert', '-O', 'raw', a.path, tmp.file(`z${n++}.raw`))).toThrow(/unaligned/i);
+    const path = tmp.file(`v2-${n++}.qcow2`);
+    qemuImg('create', '-q', '-f', 'qcow2', '-o', 'compat=0.10', path, '16M');
+    qemuIo(path, ['write -P 0x11 0 64k']);
+    const l1 = Number(readFileRange(path, 40, 8).readBigUInt64BE());
+    const l2 = Number(readFileRange(path, l1, 8).readBigUInt64BE() & 0x00fffffffffffe00n);
+    patch(path, l2 + 7, Buffer.from([readFileRange(path, l2 + 7, 1)[0] | 1]));
+    expectError(() => openAndRead(path), /zero flag, which a version 2 image may not use/);
+    expect(() => qemuImg('convert', '-O', 'raw', path, tmp.file(`z${n++}.raw`))).toThrow(/pre-v3/i);
+  });
+
+  it('an empty backing format extension is probed, as qemu-img does', () => {
+    expect(checkBackingFormat('x.qcow2', '')).toBeUndefined();
   });
 
   it('data clusters, L2 tables and refcount blocks pointing into the header, L1 or refcount table', () => {

@@ -80,7 +80,9 @@ export function fileIdentity(path: string): string {
 }
 
 export function checkBackingFormat(imagePath: string, format: string | undefined): 'raw' | 'qcow2' | undefined {
-  if (format === undefined || format === 'raw' || format === 'qcow2') return format;
+  // An empty backing-format extension names no format: probe, as qemu does.
+  if (format === undefined || format === '') return undefined;
+  if (format === 'raw' || format === 'qcow2') return format;
   throw new TsvirtError(`${imagePath}: backing file format '${format}' is not supported`, 'tsvirt reads raw and qcow2 backing files');
 }
 

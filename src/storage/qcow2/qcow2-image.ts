@@ -145,6 +145,20 @@ export class Qcow2Image implements BlockDevice {
     return [t.readUInt32BE(i), t.readUInt32BE(i + 4)];
   }
 
+  /**
+   * The kind of guest cluster gc's entry, refusing what qemu refuses on read: the zero flag
+   * in a version 2 image (the bit is reserved there) and a zero cluster whose kept host
+   * offset is not cluster-aligned.
+   */
+  private kindOf(hi: number, lo: number, gc: number): ClusterKind {
+    if (this.header.version < 3 && lo & QCOW_OFLAG_ZERO_LO) throw corrupt(this.path, `L2 entry of guest cluster ${gc} has the zero flag, which a version 2 image may not use`);
+    const kind = classify(hi, lo, this.header.version);
+    if (kind === ClusterKind.ZeroAllocated && entryOffset(hi, lo) % this.clusterSize !== 0) {
+      throw corrupt(this.path, `L2 entry of guest cluster ${gc} has unaligned offset ${entryOffset(hi, lo)}`);
+    }
+    return kind;
+  }
+
   /** Hostile: a data cluster offset is checked before it is read or written. */
   private dataOffset(hi: number, lo: number, gc: number): number {
     const off = entryOffset(hi, lo);
@@ -164,7 +178,7 @@ export class Qcow2Image implements BlockDevice {
       const gc = Math.floor(pos / cs);
       const inCluster = pos - gc * cs;
       const [hi, lo] = this.entry(gc);
-      const kind = classify(hi, lo, this.header.version);
+      const kind = this.kindOf(hi, lo, gc);
       let len = Math.min(cs - inCluster, buf.length - done);
       switch (kind) {
         case ClusterKind.Normal: {
@@ -185,7 +199,7 @@ export class Qcow2Image implements BlockDevice {
           let next = gc + 1;
           while (done + len < buf.length) {
             const [nh, nl] = this.entry(next);
-            if (classify(nh, nl, this.header.version) !== ClusterKind.Unallocated) break;
+            if (this.kindOf(nh, nl, next) !== ClusterKind.Unallocated) break;
             len += Math.min(cs, buf.length - done - len);
             next++;
           }
@@ -418,7 +432,7 @@ export class Qcow2Image implements BlockDevice {
     const end = offset + len;
     const status = (gc: number): 'data' | 'zero' | 'unallocated' => {
       const [hi, lo] = this.entry(gc);
-      switch (classify(hi, lo, this.header.version)) {
+      switch (this.kindOf(hi, lo, gc)) {
         case ClusterKind.Unallocated: return 'unallocated';
         case ClusterKind.Zero: case ClusterKind.ZeroAllocated: return 'zero';
         default: return 'data';
