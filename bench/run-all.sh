@@ -29,13 +29,14 @@
 #   BENCH_KVM_PIO_ARGS      bench/kvm/pio-exits.ts [EXITS]          (default 200000)
 #   BENCH_KVM_MACHINE_ARGS  bench/kvm/machine-exits.ts [EXITS]      (default 100000)
 #   BENCH_QCOW2_ARGS        bench/storage/qcow2-bench.sh [SCRATCH_DIR] (default: the OS temp dir)
+#   BENCH_SPARSE_ARGS       bench/storage/sparse-bench.sh [SCRATCH_DIR] (default: the OS temp dir)
 #   BENCH_NET_ARGS          bench/net/user-nat-wget.ts [MiB] [rounds]  (default 64 3)
 #   BENCH_CLI_ARGS          bench/cli/cli-bench.sh [...]
 #   BENCH_VIRTIO_ARGS       bench/storage/virtio-guest-bench.ts [DD_MiB] [WGET_MiB] (default 64 10)
 #   BOOT_BENCH_TIMEOUT_S    bench/boot/boot-bench.sh's timeout per boot (default 600)
 #   BENCH_ONLY              space-separated bench ids to run, e.g. "cpu kvm-pio"; default all
 # Bench ids, in the order they run (the quick ones first): cpu kvm-pio kvm-machine qcow2
-# net cli boot virtio-guest.
+# sparse net cli boot virtio-guest.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -139,6 +140,8 @@ bench kvm-machine "C KVM_RUN loop" "needs_build; needs_kvm; needs_tools gcc as l
   BENCH_KVM_MACHINE_ARGS npx vite-node bench/kvm/machine-exits.ts
 bench qcow2 "qemu-img bench, qemu-io" "needs_tools qemu-img qemu-io" \
   BENCH_QCOW2_ARGS bash bench/storage/qcow2-bench.sh
+bench sparse "qemu-img check/convert" "needs_tools qemu-img qemu-io /usr/bin/time" \
+  BENCH_SPARSE_ARGS bash bench/storage/sparse-bench.sh
 bench net "QEMU slirp" "needs_root; needs_tools ip busybox qemu-system-x86_64; needs_tun; needs_netns" \
   BENCH_NET_ARGS npx vite-node bench/net/user-nat-wget.ts
 bench cli "its anchors" "needs_file bench/cli/cli-bench.sh" \

@@ -53,6 +53,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rng } from '../../test/support/mulberry32.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSVIRT = path.join(ROOT, 'bin/tsvirt');
@@ -93,17 +94,6 @@ function parseArgs(argv) {
 }
 
 // ---------------------------------------------------------------- randomness
-/** mulberry32, as test/storage/helpers.ts: small, seeded, so every run replays. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One seed per (seed, loop, kind, run, ...): FNV-1a over the parts' text. */
 function seedOf(...parts) {

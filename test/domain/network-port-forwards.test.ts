@@ -11,9 +11,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseDomainXml, planFromArgv, renderDomainXml } from '../../src/domain/index.js';
 import { parseNetwork } from '../../src/domain/options/network.js';
 import { machineConfigFor } from '../../src/install/guest-machine.js';
-import { describeError } from '../../src/lib/errors.js';
 import { guestNics } from '../../src/lifecycle/domain-guest.js';
 import { makeScratch } from './reference-fixtures.js';
+import { errorOf } from '../support/error-text.js';
 
 const scratch = makeScratch();
 const dir = mkdtempSync(join(tmpdir(), 'tsvirt-pfwd-'));
@@ -25,14 +25,6 @@ const env = { cwd: scratch.root, uid: 1000, home: scratch.root, host: { kvmDevic
 const plan = (network: string) =>
   planFromArgv(split(scratch.substitute(`--name a --memory 1024 --import --disk @DIR@/disk.qcow2 --osinfo fedora37 --network '${network}'`)), env);
 
-function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    return describeError(err);
-  }
-  return 'no error';
-}
 
 describe('--network portForward keys', () => {
   it('the shorthand and the indexed form become rules, in index order, beside the other keys', () => {

@@ -4,6 +4,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { rng } from '../support/mulberry32.mjs';
+
+export { rng };
 
 export function makeTmpDir(prefix = 'tsvirt-storage-'): { dir: string; file: (name: string) => string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -37,17 +40,6 @@ export function qemuCheck(file: string): { status: number; json: Record<string, 
   return { status: r.status, json, text: r.stdout + r.stderr };
 }
 
-/** mulberry32: small, seeded, good enough to pick offsets. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let pool: Buffer | undefined;
 /** Pseudo-random bytes: a slice of a fixed seeded 16 MiB pool at a random offset (fast). */

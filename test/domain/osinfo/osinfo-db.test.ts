@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findOsVariant, formatOsVariantList } from '../../../src/domain/os-variants.js';
 import { defaultOsinfoLocations, loadOsinfo, type OsinfoLocations } from '../../../src/domain/osinfo/osinfo-db.js';
 import { kernelUrlArgument, resolvedResources, supportedDevices } from '../../../src/domain/osinfo/os-facts.js';
-import { describeError } from '../../../src/lib/errors.js';
+import { errorOf } from '../../support/error-text.js';
 
 let root: string;
 let locations: OsinfoLocations;
@@ -71,14 +71,6 @@ function mkdirOf(dir: string): string {
   return dir;
 }
 
-function errorOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (err) {
-    return describeError(err);
-  }
-  return 'no error';
-}
 
 describe('osinfo-db reader', () => {
   it('reads OSes and devices, keeping the untranslated names and every short id', () => {

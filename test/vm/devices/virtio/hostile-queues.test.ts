@@ -22,24 +22,13 @@ import { VIRTQ_MAX_INDIRECT_ENTRIES } from '../../../../src/vm/devices/virtio/vi
 import { FileBlockDevice } from './support/file-block-device.js';
 import { type Buf, CountingMemory, GuestRam, MsiRecorder, VirtioGuestDriver } from './support/guest-driver.js';
 import { Port } from './support/wire.js';
+import { rng } from '../../../support/mulberry32.mjs';
 
 const CASES_PER_TARGET = 2500;
 const RAM0_BYTES = 256 * 1024;
 const HIGH_GPA = 0x1_0000_0000;
 const HIGH_BYTES = 64 * 1024;
 const DISK_BYTES = 1 << 20;
-
-/** mulberry32: small, seedable, good enough to spread cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Target = 'blk' | 'net-tx' | 'net-rx' | 'rng';
 
@@ -302,7 +291,7 @@ interface Tally {
 }
 
 function run(target: Target, seed: number): { tally: Tally; r: Rig } {
-  const rand = prng(seed);
+  const rand = rng(seed);
   const r = rig(target);
   const tally: Tally = { valid: 0, validServed: 0, violation: {}, fuzz: 0, fuzzReset: 0, escaped: [] };
   const ring = VIRTIO_F_VERSION_1 | VIRTIO_F_RING_INDIRECT_DESC | VIRTIO_F_RING_EVENT_IDX;
@@ -388,7 +377,7 @@ describe('virtio devices under hostile queues', () => {
   }
 
   it('survives 20,000 random config-space and BAR accesses, then works again after a PCI reset', () => {
-    const rand = prng(0xc0f1);
+    const rand = rng(0xc0f1);
     const r = rig('blk');
     r.drv.start(1);
     const sizes = [1, 2, 4] as const;

@@ -1,0 +1,13 @@
+// mulberry32: a small seeded PRNG, good enough to pick offsets and spread cases, so every
+// failure replays from its seed. Plain JS so the bench scripts (bench/storage/*.mjs) share
+// it with the tests.
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
